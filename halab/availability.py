@@ -1,0 +1,576 @@
+"""Availability: MTTF, MTTR, nines, downtime budgets, redundancy, and up/down timelines.
+
+Vocabulary (units are hours unless a name says otherwise):
+
+- *MTTF*, mean time to failure: how long a component stays up, on average.
+- *MTTR*, mean time to repair (or restore): how long it stays down, on average.
+- *MTBF*, mean time between failures: MTTF + MTTR, one full up-and-down cycle.
+- *availability*: the long-run fraction of time up, a float in [0, 1].
+- *nines*: -log10(1 - availability), so 0.999 is 3 nines.
+
+    >>> round(availability(mttf=500, mttr=2), 4)
+    0.996
+    >>> round(series(0.99, 0.99), 4), round(parallel(0.99, 0.99), 4)
+    (0.9801, 0.9999)
+    >>> downtime(0.999, "month")
+    datetime.timedelta(seconds=2592)
+
+Sources for the closed forms: the steady-state availability MTTF / (MTTF + MTTR) and the
+two-state Markov model are in Trivedi, *Probability and Statistics with Reliability, Queuing
+and Computer Science Applications* (2nd ed., 2016), section 8.2; series, parallel and k-of-n
+structures in section 1.11 (reliability block diagrams); the beta-factor model of common-cause
+failure in IEC 61508-6, annex D; the variance of the measured fraction of time up is the
+renewal-reward central limit theorem (Ross, *Stochastic Processes*, 2nd ed., section 3.6),
+which for an alternating renewal process with up times U and down times D gives
+``Var ~ (E[D]^2 Var[U] + E[U]^2 Var[D]) / (E[U] + E[D])^3 / T`` over a horizon T.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+HOURS_PER = {"year": 365 * 24.0, "month": 30 * 24.0, "week": 7 * 24.0, "day": 24.0}
+"""Hours in each budgeting period: a year of 365 days, a month of 30 days."""
+
+REPAIR_DISTRIBUTIONS = ("exponential", "lognormal", "fixed")
+
+
+# --- argument checks ------------------------------------------------------------------
+
+
+def _positive(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float, np.integer, np.floating)) and value > 0):
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def _non_negative(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float, np.integer, np.floating)) and value >= 0):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def _probability(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float, np.integer, np.floating)) and 0 <= value <= 1):
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _period_hours(period: str) -> float:
+    try:
+        return HOURS_PER[period]
+    except (KeyError, TypeError):
+        known = ", ".join(repr(p) for p in HOURS_PER)
+        raise ValueError(f"period must be one of {known}, got {period!r}") from None
+
+
+# --- one component --------------------------------------------------------------------
+
+
+def availability(mttf: float, mttr: float) -> float:
+    """Steady-state availability of one component: MTTF / (MTTF + MTTR).
+
+    Args:
+        mttf: mean time to failure, > 0 (any unit, the same as ``mttr``).
+        mttr: mean time to repair, >= 0.
+
+    Returns:
+        The long-run fraction of time up, in (0, 1].
+    """
+    mttf = _positive("mttf", mttf)
+    mttr = _non_negative("mttr", mttr)
+    return mttf / (mttf + mttr)
+
+
+def mtbf(mttf: float, mttr: float) -> float:
+    """Mean time between failures: one up period plus one down period, MTTF + MTTR."""
+    return _positive("mttf", mttf) + _non_negative("mttr", mttr)
+
+
+def failure_rate(failures: int, components: int, hours: float) -> float:
+    """Failures per component-hour, λ = f / (N · t), from a fleet's record.
+
+    Args:
+        failures: failures seen, >= 0.
+        components: how many components were watched, >= 1.
+        hours: how long each was watched, > 0.
+    """
+    if not (isinstance(failures, (int, np.integer)) and failures >= 0):
+        raise ValueError(f"failures must be a whole number >= 0, got {failures!r}")
+    if not (isinstance(components, (int, np.integer)) and components >= 1):
+        raise ValueError(f"components must be a whole number >= 1, got {components!r}")
+    return failures / (components * _positive("hours", hours))
+
+
+def mttf_from_rate(rate: float) -> float:
+    """MTTF of a component with exponential lifetimes and failure rate ``rate``: 1 / λ."""
+    return 1.0 / _positive("rate", rate)
+
+
+def nines(a: float) -> float:
+    """How many nines an availability has: -log10(1 - a); 0.999 → 3.0, 1.0 → inf."""
+    a = _probability("a", a)
+    if a == 1.0:
+        return math.inf
+    return -math.log10(1.0 - a)
+
+
+def from_nines(n: float) -> float:
+    """The availability with ``n`` nines: 1 - 10**-n; 3 → 0.999."""
+    return 1.0 - 10.0 ** -_non_negative("n", n)
+
+
+def downtime(a: float, period: str = "year") -> datetime.timedelta:
+    """The downtime that availability ``a`` allows in a period.
+
+    Args:
+        a: availability in [0, 1].
+        period: "year" (365 days), "month" (30 days), "week" or "day".
+
+    Returns:
+        (1 - a) × the period's length, as a ``datetime.timedelta``.
+    """
+    a = _probability("a", a)
+    return datetime.timedelta(hours=(1.0 - a) * _period_hours(period))
+
+
+def downtime_hours(a: float, period: str = "year") -> float:
+    """Like :func:`downtime`, in hours as a float."""
+    return (1.0 - _probability("a", a)) * _period_hours(period)
+
+
+def availability_at(t: float, mttf: float, mttr: float) -> float:
+    """Point availability A(t) of the two-state Markov model, starting up at t = 0.
+
+    With failure rate λ = 1/MTTF and repair rate μ = 1/MTTR (Trivedi, section 8.2)::
+
+        A(t) = μ/(λ+μ) + λ/(λ+μ) · exp(-(λ+μ) t)
+
+    It falls from 1 towards the steady state, with time constant 1/(λ+μ).
+    """
+    t = _non_negative("t", t)
+    lam = 1.0 / _positive("mttf", mttf)
+    mu = 1.0 / _positive("mttr", mttr)
+    return mu / (lam + mu) + lam / (lam + mu) * math.exp(-(lam + mu) * t)
+
+
+# --- structures of several components --------------------------------------------------
+
+
+def _availabilities(values: Sequence[float]) -> list[float]:
+    if len(values) == 0:
+        raise ValueError("give at least one availability")
+    return [_probability("availability", v) for v in values]
+
+
+def series(*a: float) -> float:
+    """Availability of parts in series (every part must be up): the product."""
+    return math.prod(_availabilities(a))
+
+
+def parallel(*a: float) -> float:
+    """Availability of redundant parts (any one up is enough): 1 - Π(1 - a_i)."""
+    return 1.0 - math.prod(1.0 - x for x in _availabilities(a))
+
+
+def k_of_n(k: int, n: int, a: float) -> float:
+    """Availability of n identical independent parts of which at least k must be up.
+
+    Σ_{i=k}^{n} C(n, i) a^i (1 - a)^(n - i), the binomial tail, computed by
+    ``scipy.stats.binom.sf`` which keeps precision when a is close to 1.
+    """
+    if not (isinstance(n, (int, np.integer)) and n >= 1):
+        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+    if not (isinstance(k, (int, np.integer)) and 1 <= k <= n):
+        raise ValueError(f"k must be a whole number in [1, n={n}], got {k!r}")
+    a = _probability("a", a)
+    return float(stats.binom.sf(k - 1, n, a))
+
+
+def n_plus_one(n: int, a: float, spares: int = 1) -> float:
+    """N+M redundancy: n servers are needed to carry the load, ``spares`` more are running."""
+    if not (isinstance(spares, (int, np.integer)) and spares >= 0):
+        raise ValueError(f"spares must be a whole number >= 0, got {spares!r}")
+    return k_of_n(n, n + spares, a)
+
+
+def common_cause(mttf: float, mttr: float, beta: float, n: int = 2) -> float:
+    """Availability of n redundant replicas when a fraction beta of failures is shared.
+
+    The beta-factor model (IEC 61508-6, annex D): of each replica's failure rate λ = 1/MTTF,
+    a part (1 - β)λ is its own and a part βλ comes from something all replicas share (the
+    rack's power, a switch, a bad deploy). Modelling the shared part as one more component
+    with rate βλ and the same MTTR, the system is that component in series with the n
+    independent replicas in parallel::
+
+        A = [1 - (1 - A_own)^n] · A_shared,
+        A_own = availability(MTTF / (1 - β), MTTR),  A_shared = availability(MTTF / β, MTTR)
+
+    With β = 0 this is ``parallel`` of n replicas; as β grows it tends to one replica.
+    """
+    beta = _probability("beta", beta)
+    if not (isinstance(n, (int, np.integer)) and n >= 1):
+        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+    mttf = _positive("mttf", mttf)
+    mttr = _non_negative("mttr", mttr)
+    a_own = 1.0 if beta == 1.0 else availability(mttf / (1.0 - beta), mttr)
+    a_shared = 1.0 if beta == 0.0 else availability(mttf / beta, mttr)
+    return (1.0 - (1.0 - a_own) ** n) * a_shared
+
+
+# --- Markov models ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarkovModel:
+    """A continuous-time Markov chain of a repairable system.
+
+    Attributes:
+        states: a name for each state.
+        rates: ``rates[i][j]`` is the rate (per hour) of the move from state i to j.
+        up: for each state, whether the service is up in it.
+    """
+
+    states: tuple[str, ...]
+    rates: np.ndarray
+    up: tuple[bool, ...]
+
+    def generator(self) -> np.ndarray:
+        """The generator matrix Q: off-diagonal rates, rows summing to zero."""
+        q = np.array(self.rates, dtype=float)
+        np.fill_diagonal(q, 0.0)
+        np.fill_diagonal(q, -q.sum(axis=1))
+        return q
+
+    def stationary(self) -> np.ndarray:
+        """The long-run probability of each state: π Q = 0 with Σ π = 1, solved by least squares."""
+        q = self.generator()
+        m = np.vstack([q.T, np.ones(len(self.states))])
+        rhs = np.zeros(len(self.states) + 1)
+        rhs[-1] = 1.0
+        pi, *_ = np.linalg.lstsq(m, rhs, rcond=None)
+        return pi
+
+    def availability(self) -> float:
+        """The long-run fraction of time in an up state."""
+        return float(self.stationary()[list(self.up)].sum())
+
+
+def active_passive_model(mttf: float, mttr: float, failover_time: float) -> MarkovModel:
+    """Active-passive pair (hot standby) as a Markov chain, with a failover that takes time.
+
+    Each of the two servers fails at rate λ = 1/MTTF and is repaired at rate μ = 1/MTTR by
+    its own crew. When the active one fails and the standby is up, the service is down while
+    the failover runs (exponential, mean ``failover_time``, rate φ). States:
+
+    - ``both up`` (up): → ``one up`` at λ (standby fails), → ``failing over`` at λ;
+    - ``one up`` (up): → ``both up`` at μ, → ``both down`` at λ;
+    - ``failing over`` (down): → ``one up`` at φ, → ``both up`` at μ (the failed one is back
+      first and resumes), → ``both down`` at λ (the standby fails too);
+    - ``both down`` (down): → ``one up`` at 2μ.
+
+    With ``failover_time`` = 0 the failover state is skipped (``both up`` → ``one up`` at
+    2λ) and the availability is ``parallel(A, A)``.
+    """
+    lam = 1.0 / _positive("mttf", mttf)
+    mu = 1.0 / _positive("mttr", mttr)
+    failover_time = _non_negative("failover_time", failover_time)
+    if failover_time == 0:
+        rates = np.array([[0, 2 * lam, 0], [mu, 0, lam], [0, 2 * mu, 0]], dtype=float)
+        return MarkovModel(("both up", "one up", "both down"), rates, (True, True, False))
+    phi = 1.0 / failover_time
+    rates = np.array(
+        [
+            [0, lam, lam, 0],
+            [mu, 0, 0, lam],
+            [mu, phi, 0, lam],
+            [0, 2 * mu, 0, 0],
+        ],
+        dtype=float,
+    )
+    return MarkovModel(
+        ("both up", "one up", "failing over", "both down"), rates, (True, True, False, False)
+    )
+
+
+def active_passive(mttf: float, mttr: float, failover_time: float) -> float:
+    """Availability of an active-passive pair whose failover takes ``failover_time`` hours."""
+    return active_passive_model(mttf, mttr, failover_time).availability()
+
+
+def simulate_markov(model: MarkovModel, *, horizon: float, seed: int | None = 0) -> np.ndarray:
+    """Simulate a Markov chain for ``horizon`` hours from its first state; hours in each state.
+
+    The Gillespie (next-reaction) method: in state i wait an exponential time with rate
+    -Q[i][i], then move to j with probability Q[i][j] / -Q[i][i].
+    """
+    horizon = _positive("horizon", horizon)
+    rng = np.random.default_rng(seed)
+    q = model.generator()
+    out = -np.diag(q)
+    jump = np.cumsum(np.where(np.eye(len(q), dtype=bool), 0.0, q) / np.where(out > 0, out, 1)[:, None], axis=1)
+    time_in = np.zeros(len(model.states))
+    state, now = 0, 0.0
+    block = 4096  # random numbers are drawn in blocks: one call per block, not per step
+    while now < horizon:
+        stays, picks = rng.exponential(1.0, block), rng.random(block)
+        for stay, pick in zip(stays.tolist(), picks.tolist()):
+            if out[state] == 0:
+                time_in[state] += horizon - now
+                return time_in
+            stay /= out[state]
+            time_in[state] += min(stay, horizon - now)
+            now += stay
+            if now >= horizon:
+                return time_in
+            state = int(np.searchsorted(jump[state], pick, side="right"))
+    return time_in
+
+
+# --- Monte-Carlo timelines ---------------------------------------------------------------
+
+
+def _repair_times(
+    rng: np.random.Generator, mttr: float, size: int, repair: str, cv: float
+) -> np.ndarray:
+    if repair == "exponential":
+        return rng.exponential(mttr, size)
+    if repair == "fixed":
+        return np.full(size, mttr)
+    # lognormal with mean mttr and coefficient of variation cv
+    sigma2 = math.log1p(cv * cv)
+    return rng.lognormal(math.log(mttr) - sigma2 / 2, math.sqrt(sigma2), size)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Alternating up and down periods of one component over ``[0, horizon]`` hours.
+
+    Attributes:
+        failures: the times at which it went down, hours.
+        repairs: the times at which it came back (same length; the last may be past horizon).
+        horizon: the simulated span, hours.
+    """
+
+    failures: np.ndarray
+    repairs: np.ndarray
+    horizon: float
+
+    def uptime(self, until: float | None = None) -> float:
+        """Hours up in [0, until] (the whole horizon by default)."""
+        t = self.horizon if until is None else until
+        down = np.clip(np.minimum(self.repairs, t) - np.minimum(self.failures, t), 0, None)
+        return t - float(down.sum())
+
+    def availability(self) -> float:
+        """The measured fraction of the horizon spent up."""
+        return self.uptime() / self.horizon
+
+    def running_availability(self, times: np.ndarray) -> np.ndarray:
+        """The measured availability over [0, t] for each t in ``times`` (t > 0)."""
+        times = np.asarray(times, dtype=float)
+        f = np.minimum(self.failures[None, :], times[:, None])
+        r = np.minimum(self.repairs[None, :], times[:, None])
+        return 1.0 - (r - f).sum(axis=1) / times
+
+    def is_up(self, times: np.ndarray) -> np.ndarray:
+        """Whether the component is up at each time in ``times``."""
+        times = np.asarray(times, dtype=float)
+        i = np.searchsorted(self.failures, times, side="right") - 1
+        down = (i >= 0) & (times < self.repairs[np.maximum(i, 0)])
+        return ~down
+
+
+def simulate_timeline(
+    mttf: float,
+    mttr: float,
+    *,
+    horizon: float,
+    repair: str = "exponential",
+    repair_cv: float = 1.0,
+    seed: int | None = 0,
+    rng: np.random.Generator | None = None,
+) -> Timeline:
+    """A seeded Monte-Carlo up/down timeline of one component, up at time 0.
+
+    Up periods are exponential with mean ``mttf``; repairs are ``"exponential"`` (mean
+    ``mttr``), ``"lognormal"`` (mean ``mttr``, coefficient of variation ``repair_cv``) or
+    ``"fixed"`` (exactly ``mttr``). Whatever the repair distribution, the measured
+    availability converges to MTTF / (MTTF + MTTR) (the renewal-reward theorem).
+
+    Args:
+        mttf: mean time to failure, hours, > 0.
+        mttr: mean time to repair, hours, > 0.
+        horizon: hours to simulate, > 0.
+        repair: the repair-time distribution, one of ``REPAIR_DISTRIBUTIONS``.
+        repair_cv: coefficient of variation of lognormal repairs, > 0.
+        seed: seed of the random generator (ignored when ``rng`` is given).
+        rng: a ``numpy.random.Generator`` to draw from.
+    """
+    mttf = _positive("mttf", mttf)
+    mttr = _positive("mttr", mttr)
+    horizon = _positive("horizon", horizon)
+    repair_cv = _positive("repair_cv", repair_cv)
+    if repair not in REPAIR_DISTRIBUTIONS:
+        raise ValueError(f"repair must be one of {REPAIR_DISTRIBUTIONS}, got {repair!r}")
+    rng = np.random.default_rng(seed) if rng is None else rng
+    cycles = max(16, int(1.5 * horizon / (mttf + mttr)) + 16)
+    ups, downs = [], []
+    total = 0.0
+    while total <= horizon:  # draw in blocks until the horizon is covered
+        up = rng.exponential(mttf, cycles)
+        down = _repair_times(rng, mttr, cycles, repair, repair_cv)
+        ups.append(up)
+        downs.append(down)
+        total += float(up.sum() + down.sum())
+    up = np.concatenate(ups)
+    down = np.concatenate(downs)
+    ends = np.cumsum(up + down)
+    failures = ends - down
+    keep = failures < horizon
+    return Timeline(failures[keep], ends[keep], horizon)
+
+
+def simulated_availability(
+    mttf: float,
+    mttr: float,
+    *,
+    horizon: float,
+    runs: int = 200,
+    repair: str = "exponential",
+    repair_cv: float = 1.0,
+    seed: int | None = 0,
+) -> np.ndarray:
+    """The measured availability of ``runs`` independent timelines, one float per run."""
+    if not (isinstance(runs, (int, np.integer)) and runs >= 1):
+        raise ValueError(f"runs must be a whole number >= 1, got {runs!r}")
+    rng = np.random.default_rng(seed)
+    return np.array(
+        [
+            simulate_timeline(
+                mttf, mttr, horizon=horizon, repair=repair, repair_cv=repair_cv, rng=rng
+            ).availability()
+            for _ in range(runs)
+        ]
+    )
+
+
+def availability_band(
+    mttf: float,
+    mttr: float,
+    horizon: float,
+    *,
+    repair: str = "exponential",
+    repair_cv: float = 1.0,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Where the measured availability over ``horizon`` hours falls with ``confidence``.
+
+    The normal approximation of the renewal-reward central limit theorem (module docstring)::
+
+        Var ≈ (E[D]² Var[U] + E[U]² Var[D]) / (E[U] + E[D])³ / horizon
+
+    with exponential up times (Var[U] = MTTF²) and the repair distribution's variance.
+    It is an asymptotic band: accurate once the horizon spans many failures.
+    """
+    mttf = _positive("mttf", mttf)
+    mttr = _positive("mttr", mttr)
+    horizon = _positive("horizon", horizon)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    var_down = {"exponential": mttr**2, "fixed": 0.0, "lognormal": (repair_cv * mttr) ** 2}[repair]
+    var = (mttr**2 * mttf**2 + mttf**2 * var_down) / (mttf + mttr) ** 3 / horizon
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    a = availability(mttf, mttr)
+    half = z * math.sqrt(var)
+    return a - half, min(1.0, a + half)
+
+
+def simulate_system(
+    components: Sequence[tuple[float, float]],
+    structure: Callable[[np.ndarray], np.ndarray],
+    *,
+    horizon: float,
+    seed: int | None = 0,
+) -> float:
+    """Measured availability of a system of independent components over ``horizon`` hours.
+
+    Args:
+        components: (MTTF, MTTR) in hours for each component; exponential both ways.
+        structure: maps a boolean array of shape (components, segments) — which parts are
+            up in each stretch of time — to a boolean array of shape (segments,), whether
+            the system is up. For k-of-n: ``lambda up: up.sum(axis=0) >= k``.
+        horizon: hours to simulate.
+        seed: random seed.
+
+    Returns:
+        The exact time-weighted fraction of [0, horizon] that the system was up.
+    """
+    if len(components) == 0:
+        raise ValueError("components must name at least one (mttf, mttr) pair")
+    horizon = _positive("horizon", horizon)
+    rng = np.random.default_rng(seed)
+    lines = [simulate_timeline(f, r, horizon=horizon, rng=rng) for f, r in components]
+    cuts = np.unique(
+        np.concatenate([[0.0, horizon]] + [np.r_[t.failures, t.repairs] for t in lines])
+    )
+    cuts = cuts[cuts <= horizon]
+    mids = (cuts[:-1] + cuts[1:]) / 2
+    up = np.vstack([t.is_up(mids) for t in lines])
+    system_up = np.asarray(structure(up), dtype=bool)
+    return float(np.diff(cuts)[system_up].sum() / horizon)
+
+
+# --- error budgets -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """What an availability objective allows in a period, and how much is left.
+
+    Attributes:
+        slo: the availability objective, e.g. 0.999.
+        period: the budgeting period ("month", ...).
+        allowed_minutes: downtime the objective allows in the period.
+        spent_minutes: downtime already spent.
+    """
+
+    slo: float
+    period: str
+    allowed_minutes: float
+    spent_minutes: float
+
+    @property
+    def remaining_minutes(self) -> float:
+        """Minutes of downtime left (negative when overspent)."""
+        return self.allowed_minutes - self.spent_minutes
+
+    @property
+    def spent_fraction(self) -> float:
+        """The fraction of the budget spent (1.0 means all of it)."""
+        return self.spent_minutes / self.allowed_minutes
+
+
+def error_budget(slo: float, incidents_minutes: Sequence[float], period: str = "month") -> ErrorBudget:
+    """The error budget of an availability objective after some incidents.
+
+    Args:
+        slo: the objective, in [0, 1).
+        incidents_minutes: the downtime of each incident so far, minutes, each >= 0.
+        period: "year", "month", "week" or "day".
+    """
+    slo = _probability("slo", slo)
+    if slo == 1.0:
+        raise ValueError("slo must be below 1: an objective of 100% leaves no budget at all")
+    spent = sum(_non_negative("incidents_minutes", m) for m in incidents_minutes)
+    return ErrorBudget(slo, period, downtime_hours(slo, period) * 60.0, spent)

@@ -1,0 +1,102 @@
+"""One plotting style for every lesson: small figures, theory as lines, simulation as markers.
+
+    >>> fig, ax = figure()
+    >>> theory_line(ax, [1, 2, 3], [1, 4, 9], label="theory")
+    >>> sim_points(ax, [1, 2, 3], [1.1, 3.9, 9.2], label="simulation")
+    >>> decorate(ax, title="Squares", xlabel="x", ylabel="x²")
+    >>> close(fig)
+
+Figures are closed after drawing (``show``) so that re-running a cell never leaks them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+FIGSIZE = (6.0, 3.5)  # inches, the house size
+THEORY = {"color": "black", "linewidth": 1.6, "zorder": 3}
+SIMULATION = {"marker": "o", "linestyle": "none", "markersize": 4.5, "alpha": 0.8, "zorder": 4}
+REFERENCE = {"color": "gray", "linestyle": ":", "linewidth": 1.2, "zorder": 2}
+UP_COLOR, DOWN_COLOR = "#4c9a2a", "#c0392b"
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None, height: float | None = None, **kw):
+    """A new figure of the house size with constrained layout; returns (fig, axes).
+
+    Extra keywords go to ``plt.subplots`` (``height_ratios=``, ``sharex=``, ...).
+    """
+    size = (width or FIGSIZE[0], height or FIGSIZE[1] * nrows)
+    return plt.subplots(nrows, ncols, figsize=size, layout="constrained", **kw)
+
+
+def decorate(ax, *, title: str = "", xlabel: str = "", ylabel: str = "", legend: bool | None = None, **kw):
+    """Label an axes the house way: title, axis labels, a light grid, a legend when labelled.
+
+    Extra keywords are passed to ``ax.set`` (``xlim=``, ``yscale=``, ...).
+    """
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if kw:
+        ax.set(**kw)
+    ax.grid(True, alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if legend or (legend is None and labels):
+        ax.legend(fontsize=8, frameon=False)
+    return ax
+
+
+def theory_line(ax, x: Sequence[float], y: Sequence[float], *, label: str = "theory", **kw):
+    """Draw a closed form as a solid line."""
+    ax.plot(x, y, label=label, **{**THEORY, **kw})
+
+
+def sim_points(ax, x: Sequence[float], y: Sequence[float], *, label: str = "simulation", **kw):
+    """Draw simulation results as markers."""
+    ax.plot(x, y, label=label, **{**SIMULATION, **kw})
+
+
+def reference(ax, y: float | None = None, *, x: float | None = None, label: str | None = None, **kw):
+    """A dotted reference level: horizontal at ``y`` or vertical at ``x``."""
+    style = {**REFERENCE, **kw}
+    if y is not None:
+        ax.axhline(y, label=label, **style)
+    if x is not None:
+        ax.axvline(x, label=label, **style)
+
+
+def band(ax, x: Sequence[float], low: Sequence[float], high: Sequence[float], *, label: str | None = None, **kw):
+    """A shaded band, e.g. a 95% confidence band around a theory line."""
+    ax.fill_between(x, low, high, alpha=kw.pop("alpha", 0.18), color=kw.pop("color", "gray"), label=label, lw=0, **kw)
+
+
+def up_down(ax, row: float, failures: Sequence[float], repairs: Sequence[float], horizon: float, *, height: float = 0.6, label: str | None = None):
+    """One row of an up/down timeline: green while up, red while down, over [0, horizon]."""
+    ax.broken_barh([(0, horizon)], (row - height / 2, height), color=UP_COLOR, alpha=0.35)
+    spans = [(f, min(r, horizon) - f) for f, r in zip(failures, repairs) if f < horizon]
+    if spans:
+        ax.broken_barh(spans, (row - height / 2, height), color=DOWN_COLOR)
+    if label is not None:
+        ax.text(-0.01 * horizon, row, label, ha="right", va="center", fontsize=8)
+
+
+def cdf(ax, values: Sequence[float], *, label: str | None = None, **kw):
+    """An empirical CDF as a step line."""
+    v = np.sort(np.asarray(values, dtype=float))
+    if v.size == 0:
+        return
+    ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", label=label, **kw)
+
+
+def show(fig) -> None:
+    """Show a figure inline and close it, so that re-runs never accumulate figures."""
+    plt.show()
+    plt.close(fig)
+
+
+def close(fig) -> None:
+    """Close a figure without showing it (tests, benchmarks)."""
+    plt.close(fig)

@@ -1,0 +1,175 @@
+"""halab.availability against closed forms and published figures."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from halab import availability as av
+
+
+def test_steady_state_and_the_common_mistake():
+    # MTTF 500 h, MTTR 2 h: 500/502, which rounds to 99.60%, not 99.8%
+    assert av.availability(500, 2) == pytest.approx(500 / 502, rel=1e-15)
+    assert f"{av.availability(500, 2):.2%}" == "99.60%"
+    assert av.mtbf(500, 2) == 502
+    assert av.availability(1, 0) == 1.0
+
+
+def test_downtime_budgets_published_figures():
+    # The usual table (e.g. Google SRE book, "Embracing Risk", table 3-1, with a 365-day year):
+    # 99.9% allows 8.76 hours a year and 43.2 minutes a 30-day month; 99.99% 52.56 minutes a year.
+    assert av.downtime(0.999, "year") == datetime.timedelta(hours=8.76)
+    assert av.downtime(0.999, "month") == datetime.timedelta(minutes=43.2)
+    assert av.downtime(0.9999, "year") == datetime.timedelta(minutes=52.56)
+    assert av.downtime(0.99999, "year") == datetime.timedelta(minutes=5.256)
+    assert av.downtime(0.99, "day") == datetime.timedelta(minutes=14.4)
+    assert av.downtime(0.99, "week") == datetime.timedelta(hours=1.68)
+    # the mistake the lesson corrects: 99.8% is 17.52 hours a year, not 43.2
+    assert av.downtime_hours(0.998, "year") == pytest.approx(17.52, rel=1e-12)
+
+
+def test_nines():
+    assert av.nines(0.999) == pytest.approx(3.0)
+    assert av.nines(0.9) == pytest.approx(1.0)
+    assert av.nines(0.0) == 0.0
+    assert av.nines(1.0) == math.inf
+    assert av.from_nines(3) == pytest.approx(0.999)
+
+
+def test_failure_rate_and_mttf():
+    assert av.failure_rate(12, 200, 1000) == pytest.approx(6e-5)
+    assert av.mttf_from_rate(av.failure_rate(3, 1, 3000)) == pytest.approx(1000)
+
+
+def test_structures():
+    assert av.series(0.99, 0.99) == pytest.approx(0.9801)
+    assert av.parallel(0.99, 0.99) == pytest.approx(0.9999)
+    assert av.k_of_n(2, 3, 0.9) == pytest.approx(0.972)
+    assert av.k_of_n(1, 4, 0.9) == pytest.approx(av.parallel(*[0.9] * 4))
+    assert av.k_of_n(4, 4, 0.9) == pytest.approx(av.series(*[0.9] * 4))
+    assert av.n_plus_one(3, 0.99) == pytest.approx(av.k_of_n(3, 4, 0.99))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 12), k=st.integers(1, 12), a=st.floats(0, 1))
+def test_k_of_n_is_the_binomial_tail(n, k, a):
+    k = min(k, n)
+    exact = sum(math.comb(n, i) * a**i * (1 - a) ** (n - i) for i in range(k, n + 1))
+    assert av.k_of_n(k, n, a) == pytest.approx(exact, abs=1e-12)
+
+
+def test_common_cause_limits_and_block_model():
+    a = av.availability(500, 24)
+    assert av.common_cause(500, 24, 0.0, 2) == pytest.approx(av.parallel(a, a))
+    assert av.common_cause(500, 24, 1.0, 3) == pytest.approx(a)
+    # beta-factor model as blocks: own failures in parallel, the shared part in series
+    own, shared = av.availability(500 / 0.9, 24), av.availability(5000, 24)
+    assert av.common_cause(500, 24, 0.1, 2) == pytest.approx(av.series(av.parallel(own, own), shared))
+    # the measured availability of such a system converges to the model (seeded)
+    seed = 7
+    sim = av.simulate_system([(500 / 0.9, 24)] * 2 + [(5000, 24)],
+                             lambda up: (up[0] | up[1]) & up[2], horizon=2e7, seed=seed)
+    unavail = 1 - av.common_cause(500, 24, 0.1, 2)
+    assert 1 - sim == pytest.approx(unavail, rel=0.08), f"seed={seed}"
+
+
+def test_two_state_markov_point_availability():
+    assert av.availability_at(0, 500, 24) == pytest.approx(1.0, abs=1e-15)
+    assert av.availability_at(1e6, 500, 24) == pytest.approx(av.availability(500, 24))
+    # the Markov chain's stationary solution equals the closed form
+    lam, mu = 1 / 500, 1 / 24
+    model = av.MarkovModel(("up", "down"), np.array([[0, lam], [mu, 0]]), (True, False))
+    assert model.availability() == pytest.approx(av.availability(500, 24), rel=1e-12)
+    # A(t) from the matrix exponential of the generator, independently of the closed form
+    from scipy.linalg import expm
+
+    p = np.array([1.0, 0.0]) @ expm(model.generator() * 30.0)
+    assert av.availability_at(30.0, 500, 24) == pytest.approx(p[0], rel=1e-12)
+
+
+def test_active_passive():
+    a = av.availability(1000, 4)
+    assert av.active_passive(1000, 4, 0.0) == pytest.approx(av.parallel(a, a), rel=1e-12)
+    values = [av.active_passive(1000, 4, m / 60) for m in (0, 1, 5, 30, 60)]
+    assert all(x > y for x, y in zip(values, values[1:])), "a longer failover is never better"
+    # small failover times: about one failover per MTTF of the active, each costing its length
+    fo = 1 / 60
+    approx = 1 - av.parallel(a, a) + fo / 1000
+    assert 1 - av.active_passive(1000, 4, fo) == pytest.approx(approx, rel=0.02)
+    model = av.active_passive_model(1000, 4, 5 / 60)
+    seed = 3
+    t = av.simulate_markov(model, horizon=5e7, seed=seed)
+    measured = 1 - t[list(model.up)].sum() / t.sum()
+    assert measured == pytest.approx(1 - model.availability(), rel=0.1), f"seed={seed}"
+
+
+@pytest.mark.parametrize("repair", av.REPAIR_DISTRIBUTIONS)
+def test_timeline_converges_to_formula_whatever_the_repair(repair):
+    seed = 11
+    runs = av.simulated_availability(200, 10, horizon=2e5, runs=40, repair=repair, repair_cv=0.5, seed=seed)
+    a = av.availability(200, 10)
+    low, high = av.availability_band(200, 10, 2e5, repair=repair, repair_cv=0.5)
+    assert runs.mean() == pytest.approx(a, abs=(high - low) / 4), f"seed={seed}"
+    inside = np.mean((runs > low) & (runs < high))
+    assert inside >= 0.85, f"{inside:.0%} of runs inside the 95% band (seed={seed})"
+    # the band is about right, not just wide: its width matches the runs' spread
+    assert np.std(runs) == pytest.approx((high - low) / (2 * 1.96), rel=0.35), f"seed={seed}"
+
+
+def test_timeline_is_deterministic_and_consistent():
+    one = av.simulate_timeline(500, 24, horizon=1e5, seed=5)
+    two = av.simulate_timeline(500, 24, horizon=1e5, seed=5)
+    assert np.array_equal(one.failures, two.failures) and np.array_equal(one.repairs, two.repairs)
+    assert np.all(np.diff(one.failures) > 0) and np.all(one.repairs > one.failures)
+    assert one.running_availability(np.array([1e5]))[0] == pytest.approx(one.availability())
+    grid = np.linspace(1, 1e5, 200_001)
+    assert one.is_up(grid).mean() == pytest.approx(one.availability(), abs=2e-3)
+
+
+def test_simulate_system_structures():
+    seed = 2
+    a = av.availability(500, 24)
+    got = av.simulate_system([(500, 24)] * 3, lambda up: up.sum(axis=0) >= 2, horizon=5e6, seed=seed)
+    assert 1 - got == pytest.approx(1 - av.k_of_n(2, 3, a), rel=0.1), f"seed={seed}"
+    got = av.simulate_system([(500, 24)] * 2, lambda up: up.all(axis=0), horizon=5e6, seed=seed)
+    assert got == pytest.approx(av.series(a, a), abs=3e-3), f"seed={seed}"
+
+
+def test_error_budget():
+    b = av.error_budget(0.999, [12, 7.5, 20], "month")
+    assert b.allowed_minutes == pytest.approx(43.2)
+    assert b.remaining_minutes == pytest.approx(3.7)
+    assert b.spent_fraction == pytest.approx(39.5 / 43.2)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: av.availability(0, 1), "mttf"),
+        (lambda: av.availability(-5, 1), "mttf"),
+        (lambda: av.availability(5, -1), "mttr"),
+        (lambda: av.availability(float("nan"), 1), "mttf"),
+        (lambda: av.nines(1.5), "a"),
+        (lambda: av.downtime(0.99, "fortnight"), "period"),
+        (lambda: av.downtime(-0.1), "a"),
+        (lambda: av.series(), "at least one"),
+        (lambda: av.parallel(0.9, 2), "availability"),
+        (lambda: av.k_of_n(4, 3, 0.9), "k"),
+        (lambda: av.k_of_n(1, 0, 0.9), "n"),
+        (lambda: av.common_cause(500, 24, 1.2), "beta"),
+        (lambda: av.failure_rate(3, 0, 10), "components"),
+        (lambda: av.simulate_timeline(500, 24, horizon=0), "horizon"),
+        (lambda: av.simulate_timeline(500, 24, horizon=10, repair="weibull"), "repair"),
+        (lambda: av.error_budget(1.0, []), "slo"),
+        (lambda: av.active_passive(500, 24, -1), "failover_time"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
