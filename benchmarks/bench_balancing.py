@@ -1,0 +1,100 @@
+"""Benchmarks for ``halab.balancing``: simulate() against the same model written for SimPy.
+
+Both runs draw the same workload (``halab.balancing.workload``) and route it with the same
+policy class, so they produce the same response times; only the engine differs. The SimPy
+model is the textbook one: a process per request, one ``simpy.Resource(capacity=1)`` per
+server as its FIFO queue. ``tests/test_balancing.py`` checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from common import Row, at_least, below, median_seconds
+
+from halab import balancing
+
+SERVERS, LOAD, REQUESTS, POLICY = 10, 0.9, 100_000, "power_of_two"
+
+
+def simulate_simpy(
+    policy: str = POLICY,
+    *,
+    servers: int = SERVERS,
+    load: float = LOAD,
+    requests: int = REQUESTS,
+    speeds=None,
+    seed: int = 0,
+    service: str = "exponential",
+) -> np.ndarray:
+    """The model of :func:`halab.balancing.simulate` in SimPy; returns the response times."""
+    import simpy
+
+    speeds = np.ones(servers) if speeds is None else np.asarray(speeds, dtype=float)
+    gaps, work, policy_rng, request_keys = balancing.workload(
+        requests=requests, servers=servers, load=load, speeds=speeds, service=service, seed=seed
+    )
+    env = simpy.Environment()
+    options = {"clock": lambda: env.now} if policy == "least_response_time" else {}
+    weights = speeds.tolist() if policy == "weighted_round_robin" else None
+    chooser = balancing.make_policy(policy, servers, weights=weights, rng=policy_rng, **options)
+    queues = [simpy.Resource(env, capacity=1) for _ in range(servers)]
+    active = [0] * servers
+    response = np.empty(requests)
+    arrived = np.empty(requests)
+    keys = request_keys.tolist()
+    use_keys = policy == "consistent_hash"
+
+    def request(k: int, s: int):
+        with queues[s].request() as turn:
+            yield turn
+            yield env.timeout(work[k] / speeds[s])
+        active[s] -= 1
+        response[k] = env.now - arrived[k]
+        chooser.observe(s, env.now - arrived[k])
+
+    def source():
+        for k in range(requests):
+            yield env.timeout(gaps[k])
+            arrived[k] = env.now
+            s = chooser.pick(active, None, keys[k] if use_keys else None)
+            active[s] += 1
+            env.process(request(k, s))
+
+    env.process(source())
+    env.run()
+    return response
+
+
+def bench_simulate_vs_simpy() -> list[Row]:
+    """halab.simulate vs SimPy on 10 servers, load 0.9, 100k requests, power of two."""
+    group = f"balancing {POLICY} {REQUESTS // 1000}k req"
+    start = time.perf_counter()
+    ours = balancing.simulate(POLICY, servers=SERVERS, load=LOAD, requests=REQUESTS, seed=0)
+    halab_s = time.perf_counter() - start
+    halab_s = min(halab_s, median_seconds(lambda: balancing.simulate(POLICY, seed=0), repeat=3))
+    start = time.perf_counter()
+    theirs = simulate_simpy(POLICY, seed=0)
+    simpy_s = time.perf_counter() - start
+    same = bool(np.allclose(ours.response_times, theirs, rtol=0, atol=1e-9))
+    return [
+        Row(group, "halab simulate()", halab_s * 1000, "ms"),
+        Row(group, "SimPy, same model", simpy_s * 1000, "ms"),
+        at_least(group, "speed-up over SimPy", simpy_s / halab_s, "x", 5),
+        Row(group, "same response times", float(same), "bool", "= 1", same),
+    ]
+
+
+def bench_policies() -> list[Row]:
+    """Seconds per simulate() run for each policy at the defaults (10 servers, 100k requests)."""
+    rows = []
+    for name in balancing.POLICIES:
+        seconds = median_seconds(lambda name=name: balancing.simulate(name, seed=0), repeat=3)
+        rows.append(Row("balancing simulate 100k", name, seconds * 1000, "ms"))
+    return rows
+
+
+if __name__ == "__main__":
+    for row in bench_simulate_vs_simpy() + bench_policies():
+        print(row)
