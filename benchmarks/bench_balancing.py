@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from common import Row, at_least, below, median_seconds
+from common import Row, at_least, median_seconds
 
 from halab import balancing
 
