@@ -51,8 +51,10 @@ __all__ = [
     "ConsistentHash",
     "LeastConnections",
     "LeastResponseTime",
+    "MISTAKES",
     "Policy",
     "PowerOfTwo",
+    "ProportionalToConnections",
     "Random",
     "RoundRobin",
     "SimulationResult",
@@ -69,8 +71,11 @@ __all__ = [
     "random_routing_response_time",
     "round_robin_percentile",
     "round_robin_response_time",
+    "shares_from_weights",
     "simulate",
+    "skewed_speeds",
     "smooth_weighted_round_robin",
+    "split_loads",
     "supermarket_response_time",
     "supermarket_tail",
     "theory_response_time",
@@ -537,6 +542,29 @@ class ConsistentHash(Policy):
         raise LookupError("no healthy server")
 
 
+class ProportionalToConnections(Policy):
+    """A common mistake, kept for the lesson: share traffic in proportion to requests in flight.
+
+    It reads "least connections" backwards: a server's chance is ``active[i] / sum(active)``
+    (uniform while every server is idle), so the busiest server gets the most new work and a
+    busy server only gets busier. Not in :data:`POLICIES`; see :data:`MISTAKES`.
+    """
+
+    name = "proportional_to_connections"
+
+    def pick(self, active, healthy=None, key=None) -> int:
+        candidates = list(range(self.servers)) if healthy is None else self._healthy_list(healthy)
+        total = sum(active[i] for i in candidates)
+        if total == 0:
+            return candidates[int(self._uniform() * len(candidates))]
+        target = self._uniform() * total
+        for i in candidates:
+            target -= active[i]
+            if target < 0:
+                return i
+        return candidates[-1]
+
+
 POLICIES: dict[str, type[Policy]] = {
     cls.name: cls
     for cls in (
@@ -550,6 +578,57 @@ POLICIES: dict[str, type[Policy]] = {
     )
 }
 ALIASES = {"join_shortest_queue": "least_connections", "peak_ewma": "least_response_time"}
+#: Deliberately wrong policies that the lesson measures; never use them to route.
+MISTAKES: dict[str, type[Policy]] = {ProportionalToConnections.name: ProportionalToConnections}
+
+
+def shares_from_weights(weights) -> np.ndarray:
+    """The fraction of traffic each server gets when it is shared by weight: ``w / sum(w)``."""
+    w = np.asarray(_check_weights(weights, len(weights)), dtype=float)
+    return w / w.sum()
+
+
+def split_loads(shares, load: float, speeds) -> np.ndarray:
+    """Each server's utilization when a Poisson stream is split with fixed ``shares``.
+
+    Server ``i`` gets arrival rate ``shares[i] * lambda`` with ``lambda = load * sum(speeds)``,
+    so its utilization is ``shares[i] * lambda / speeds[i]``; at 1 or more its queue grows
+    without bound.
+
+    Args:
+        shares: fraction of traffic per server, non-negative, summing to 1.
+        load: ``lambda / sum(speeds)``, in (0, 1).
+        speeds: service rate per server (positive).
+
+    Raises:
+        ValueError: shares that do not sum to 1 (traffic would be lost or invented), a
+            negative share, or a length that does not match ``speeds``.
+    """
+    mu = _speeds_or_ones(speeds)
+    load = _check_load(load)
+    p = np.asarray(shares, dtype=float)
+    if p.shape != mu.shape:
+        raise ValueError(f"shares must have one entry per server ({len(mu)}), got {p.size}")
+    if np.any(p < 0) or not np.all(np.isfinite(p)):
+        raise ValueError(f"shares must be non-negative, got {p.tolist()}")
+    if abs(p.sum() - 1.0) > 1e-9:
+        raise ValueError(f"shares must sum to 1, got {p.sum():.6g}")
+    return p * load * mu.sum() / mu
+
+
+def skewed_speeds(servers: int, skew: float) -> np.ndarray:
+    """Speeds of ``servers`` servers where the last one is slower: ``1 - skew`` instead of 1.
+
+    Args:
+        servers: how many servers, >= 1.
+        skew: how much slower the last server is, in [0, 1).
+    """
+    servers = _check_int("servers", servers, 1)
+    if not isinstance(skew, (int, float, np.floating)) or not 0 <= skew < 1:
+        raise ValueError(f"skew must be in [0, 1), got {skew!r}")
+    speeds = np.ones(servers)
+    speeds[-1] = 1.0 - skew
+    return speeds
 
 
 def make_policy(name: str, servers: int, **kw) -> Policy:

@@ -585,3 +585,44 @@ def test_simulate_restores_a_policy_clock():
     b.simulate(policy, servers=3, requests=500, seed=0)
     assert policy.clock is clock
     assert any(c > 0 for c in policy.cost)
+
+
+# ----------------------------------------------------------------------------------------------
+# The lesson's common mistakes
+
+
+def test_proportional_to_connections_feeds_the_busiest():
+    seed, trials = 13, 20_000
+    policy = b.ProportionalToConnections(4, seed=seed)
+    active = [0, 1, 3, 6]
+    counts = np.bincount([policy.pick(active) for _ in range(trials)], minlength=4)
+    assert counts[0] == 0, "an idle server gets nothing under this rule"
+    for i, share in enumerate([0, 0.1, 0.3, 0.6]):
+        sd = math.sqrt(share * (1 - share) / trials) or 1e-9
+        assert abs(counts[i] / trials - share) <= 5 * sd, f"seed={seed}: {counts}"
+    assert b.make_policy("least_connections", 4).pick(active) == 0
+    assert "proportional_to_connections" in b.MISTAKES
+    assert "proportional_to_connections" not in b.POLICIES
+    # In a run, the first busy server takes everything: one server gets the whole stream.
+    r = b.simulate(b.ProportionalToConnections(10, seed=seed), load=0.3, requests=5000, seed=seed)
+    assert r.shares.max() > 0.99, f"seed={seed}: {r.shares}"
+    assert r.mean > 100 * b.random_routing_response_time(0.3), f"seed={seed}: {r.mean}"
+
+
+def test_shares_and_split_loads():
+    assert b.shares_from_weights([5, 1, 1]).tolist() == pytest.approx([5 / 7, 1 / 7, 1 / 7])
+    speeds = b.skewed_speeds(10, 0.5)
+    assert speeds.tolist() == [1.0] * 9 + [0.5]
+    # Round robin's equal shares: 0.9 * 9.5 / 10 = 0.855 per server, 1.71 for the slow one.
+    loads = b.split_loads([0.1] * 10, 0.9, speeds)
+    assert loads[:9] == pytest.approx([0.855] * 9) and loads[9] == pytest.approx(1.71)
+    # Shares in proportion to speed put every server at the overall load.
+    assert b.split_loads(b.shares_from_weights(speeds), 0.9, speeds) == pytest.approx([0.9] * 10)
+    with pytest.raises(ValueError, match="shares must sum to 1, got 1.75"):
+        b.split_loads([1, 1 / 2, 1 / 4], 0.5, [1, 1, 1])
+    with pytest.raises(ValueError, match="one entry per server"):
+        b.split_loads([0.5, 0.5], 0.5, [1, 1, 1])
+    with pytest.raises(ValueError, match="non-negative"):
+        b.split_loads([1.5, -0.5], 0.5, [1, 1])
+    with pytest.raises(ValueError, match="skew"):
+        b.skewed_speeds(3, 1.0)
