@@ -1,0 +1,665 @@
+"""The failover balancer: a threaded HTTP reverse proxy on 127.0.0.1.
+
+For each request it asks a ``halab.balancing`` policy for a backend among those in rotation,
+forwards the request over a pooled keep-alive connection, and answers with the backend's
+answer plus two headers: ``X-Backend`` (who answered) and ``X-Tried`` (everyone it asked, in
+order). What keeps clients from seeing a failure:
+
+- **active health checks** (:class:`~halab.live.health.HealthCheck`, HAProxy's rise/fall
+  counter): one thread per backend sends ``GET /health`` and waits ``inter`` seconds after
+  each check ends before the next, as HAProxy re-arms its check timer;
+- **passive ejection** (:class:`~halab.live.health.OutlierDetector`, Envoy's outlier
+  detection): ``consecutive_5xx`` failed requests in a row take a backend out at once;
+- **bounded retries** (:func:`~halab.live.retry.may_retry`) on backends not yet tried;
+- **timeouts**: ``connect_timeout`` to open a connection, ``timeout`` of silence per read;
+- **a prompt 503** with a body naming each backend's state when none is in rotation.
+
+``Settings(naive=True)`` turns all of that off and routes like the balancer of many tutorials:
+random choice (called "round robin"), a backend removed forever after one failed request, no
+timeouts, and a spin loop when every backend is gone. Caps (``naive_cap`` seconds) keep the
+spin and the waits finite and the answers say so; the tutorial code has no cap.
+
+:class:`Balancer` runs in the calling process (threads). ``python -m halab.live.balancer``
+runs one in its own process: it prints its port, then one JSON event per line, and exits with
+its parent. Paths under ``/_lb/`` are the balancer's own: ``GET /_lb/status`` gives each
+backend's state as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from halab.balancing import make_policy
+from halab.live._proc import LOOPBACK, announce, watch_parent
+from halab.live.events import Event
+from halab.live.health import DOWN, UP, HealthCheck, OutlierDetector
+from halab.live.retry import Attempt, may_retry
+from halab.live.settings import IDEMPOTENT_METHODS, MAX_BACKENDS, Settings
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "server",
+        "date",
+    }
+)
+MAX_IDLE_PER_BACKEND = 64
+NAIVE_SPIN_SLEEP = 0.001  # seconds between spins; a tutorial's loop does not even sleep
+
+
+class _Pool:
+    """Keep-alive connections to one backend, shared by the handler threads."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._idle: list[http.client.HTTPConnection] = []
+        self._all: set[http.client.HTTPConnection] = set()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def acquire(self, connect_timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+            conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=connect_timeout)
+            self._all.add(conn)
+            return conn, False
+
+    def release(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self.closed and len(self._idle) < MAX_IDLE_PER_BACKEND:
+                self._idle.append(conn)
+                return
+            self._all.discard(conn)
+        conn.close()
+
+    def discard(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            self._all.discard(conn)
+        conn.close()
+
+    def clear(self) -> None:
+        """Close the idle connections (they point at a process that may be gone)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            for conn in idle:
+                self._all.discard(conn)
+        for conn in idle:
+            conn.close()
+
+    def close_all(self) -> None:
+        """Close every connection, idle or in use (an in-use one fails its request at once)."""
+        with self._lock:
+            self.closed = True
+            conns, self._all, self._idle = list(self._all), set(), []
+        for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    """Tracks its client sockets so that stopping can close idle keep-alive connections."""
+
+    daemon_threads = True
+    block_on_close = True  # server_close() joins every handler thread
+
+    def __init__(self, balancer: Balancer) -> None:
+        self.balancer = balancer
+        self._clients: set[socket.socket] = set()
+        self._clients_lock = threading.Lock()
+        super().__init__((LOOPBACK, 0), _Handler)
+
+    def process_request(self, request, client_address):
+        with self._clients_lock:
+            self._clients.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._clients_lock:
+            self._clients.discard(request)
+        super().shutdown_request(request)
+
+    def close_clients(self) -> None:
+        with self._clients_lock:
+            clients = list(self._clients)
+        for sock in clients:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # One send per answer: buffer the headers and the body (flushed after each request) and
+    # turn Nagle's algorithm off, or delayed ACKs add 40 ms to every keep-alive request.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
+    server_version = "halab-balancer"
+    server: _ProxyServer
+
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        pass
+
+    def _handle(self) -> None:
+        self.server.balancer._handle(self)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _handle
+
+
+class Balancer:
+    """A failover reverse proxy in front of backends on 127.0.0.1.
+
+    Args:
+        ports: the backends' ports on 127.0.0.1, in index order.
+        settings: a :class:`~halab.live.settings.Settings` (defaults sized for a lesson).
+        names: the backends' names for ``X-Backend`` (default ``b0``, ``b1``, ...).
+        on_event: called with each :class:`~halab.live.events.Event` (from any thread).
+        clock: seconds, monotonic; events carry its readings.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        ports: Sequence[int],
+        settings: Settings | None = None,
+        *,
+        names: Sequence[str] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        ports = list(ports)
+        if not 1 <= len(ports) <= MAX_BACKENDS:
+            raise ValueError(f"ports must list 1 to {MAX_BACKENDS} backends, got {len(ports)}")
+        for p in ports:
+            if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535:
+                raise ValueError(f"each port must be an integer in [1, 65535], got {p!r}")
+        self.settings = settings = settings if settings is not None else Settings()
+        self.n = n = len(ports)
+        self.ports = ports
+        self.names = list(names) if names is not None else [f"b{i}" for i in range(n)]
+        if len(self.names) != n:
+            raise ValueError(f"names must have {n} entries, got {len(self.names)}")
+        if settings.weights is not None and len(settings.weights) != n:
+            raise ValueError(f"weights must have {n} entries, got {len(settings.weights)}")
+        self._on_event = on_event
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        if settings.naive:
+            self.policy = make_policy("random", n, seed=settings.seed)  # "round robin", it says
+        else:
+            self.policy = make_policy(
+                settings.policy, n, weights=settings.weights, seed=settings.seed
+            )
+        self.checks = [HealthCheck(settings.rise, settings.fall) for _ in range(n)]
+        self.outliers = (
+            OutlierDetector(
+                n,
+                consecutive_5xx=settings.consecutive_5xx,
+                base_ejection_time=settings.base_ejection_time,
+                max_ejection_percent=settings.max_ejection_percent,
+                max_ejection_time=settings.max_ejection_time,
+            )
+            if settings.consecutive_5xx is not None and not settings.naive
+            else None
+        )
+        self.removed_forever: set[int] = set()  # the naive balancer's memory
+        self.in_flight = [0] * n
+        self.attempts = [0] * n  # requests sent to each backend
+        self.served = [0] * n  # answers below 500 from each backend
+        self._in_rotation = [True] * n
+        self._pools = [_Pool(p) for p in ports]
+        self._server: _ProxyServer | None = None
+        self._threads: list[threading.Thread] = []
+        self.port: int | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` once started."""
+        if self.port is None:
+            raise RuntimeError("the balancer is not started")
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> Balancer:
+        """Bind 127.0.0.1 on a port the OS picks, and start serving and checking."""
+        if self._server is not None:
+            raise RuntimeError("the balancer is already started")
+        self._server = _ProxyServer(self)
+        self.port = self._server.server_address[1]
+        serve = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="halab-balancer",
+            daemon=True,
+        )
+        self._threads.append(serve)
+        if self.settings.checks and not self.settings.naive:
+            for i in range(self.n):
+                t = threading.Thread(
+                    target=self._check_loop, args=(i,), name=f"halab-check-b{i}", daemon=True
+                )
+                self._threads.append(t)
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and checking; close every socket; join every thread. Idempotent."""
+        self._stop.set()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_clients()
+        for pool in self._pools:
+            pool.close_all()
+        if server is not None:
+            server.server_close()  # joins the handler threads
+        for t in self._threads:
+            t.join()
+        self._threads = []
+
+    def __enter__(self) -> Balancer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _emit(self, kind: str, i: int | None, detail: str = "", t: float | None = None) -> None:
+        if self._on_event is not None:
+            self._on_event(Event(self._clock() if t is None else t, kind, i, detail))
+
+    def _routable(self, i: int, now: float) -> bool:
+        if self.settings.naive:
+            return i not in self.removed_forever
+        if self.settings.checks and not self.checks[i].up:
+            return False
+        return not (self.outliers is not None and self.outliers.ejected(i, now))
+
+    def _refresh(self, now: float, reason: dict[int, str] | None = None) -> None:
+        """Under the lock: return expired ejections, and note who entered or left rotation."""
+        reason = dict(reason or {})
+        if self.outliers is not None:
+            for i in self.outliers.expired(now):
+                self._emit("uneject", i, "ejection time over", now)
+                reason.setdefault(i, "ejection time over")
+        for i in range(self.n):
+            now_in = self._routable(i, now)
+            if now_in != self._in_rotation[i]:
+                self._in_rotation[i] = now_in
+                why = reason.get(i, "")
+                self._emit("readmitted" if now_in else "removed", i, why, now)
+                if not now_in:
+                    self._pools[i].clear()
+
+    def in_rotation(self) -> list[bool]:
+        """Which backends may receive traffic now."""
+        with self._lock:
+            now = self._clock()
+            self._refresh(now)
+            return list(self._in_rotation)
+
+    def status(self) -> list[dict]:
+        """Each backend's state: health counter, ejection, traffic counters."""
+        with self._lock:
+            now = self._clock()
+            self._refresh(now)
+            out = []
+            for i in range(self.n):
+                row = {
+                    "backend": i,
+                    "name": self.names[i],
+                    "port": self.ports[i],
+                    "in_rotation": self._in_rotation[i],
+                    "check": self.checks[i].state if self.settings.checks else "off",
+                    "health": self.checks[i].health,
+                    "in_flight": self.in_flight[i],
+                    "attempts": self.attempts[i],
+                    "served": self.served[i],
+                }
+                if self.outliers is not None:
+                    row.update(self.outliers.snapshot(i, now))
+                if self.settings.naive:
+                    row["removed_forever"] = i in self.removed_forever
+                out.append(row)
+            return out
+
+    def _why_out(self, i: int, now: float) -> str:
+        if self.settings.naive:
+            return "removed forever after one failed request"
+        parts = []
+        if self.settings.checks and not self.checks[i].up:
+            parts.append(f"DOWN (health checks failing, rise {self.settings.rise} to return)")
+        if self.outliers is not None and self.outliers.ejected(i, now):
+            left = self.outliers.snapshot(i, now)["ejected_for"]
+            parts.append(f"ejected after consecutive failures, {left:.1f} s left")
+        return " and ".join(parts) or "in rotation"
+
+    # -- health checks ----------------------------------------------------------------------
+
+    def _probe(self, i: int) -> tuple[bool, str]:
+        """One active check: ``GET check_path`` within ``check_timeout``; 2xx/3xx passes."""
+        timeout = self.settings.effective_check_timeout
+        deadline = time.monotonic() + timeout
+        conn = http.client.HTTPConnection(LOOPBACK, self.ports[i], timeout=timeout)
+        try:
+            conn.connect()
+            conn.sock.settimeout(max(1e-3, deadline - time.monotonic()))
+            conn.request("GET", self.settings.check_path, headers={"Connection": "close"})
+            resp = conn.getresponse()
+            resp.read()
+            if 200 <= resp.status < 400:
+                return True, f"check answered {resp.status}"
+            return False, f"check answered {resp.status}"
+        except TimeoutError:
+            return False, f"check timed out after {timeout:g} s"
+        except ConnectionRefusedError:
+            return False, "check: connection refused"
+        except (OSError, http.client.HTTPException) as exc:
+            return False, f"check failed: {type(exc).__name__}"
+        finally:
+            conn.close()
+
+    def _check_loop(self, i: int) -> None:
+        s = self.settings
+        while not self._stop.is_set():
+            ok, why = self._probe(i)
+            if self._stop.is_set():
+                break
+            with self._lock:
+                now = self._clock()
+                change = self.checks[i].record(ok)
+                reason = {}
+                if change == DOWN:
+                    self._emit("down", i, f"health checks failed; last: {why}", now)
+                    reason[i] = "health check DOWN"
+                elif change == UP:
+                    self._emit("up", i, f"{s.rise} checks passed in a row", now)
+                    reason[i] = "health check UP"
+                up_now = ok and self.checks[i].up
+                if up_now and self.outliers is not None and self.outliers.uneject(i):
+                    self._emit("uneject", i, "an active check passed", now)
+                    reason.setdefault(i, "an active check passed")
+                self._refresh(now, reason)
+            self._stop.wait(s.inter)
+
+    # -- forwarding -------------------------------------------------------------------------
+
+    def _forward(
+        self,
+        i: int,
+        method: str,
+        path: str,
+        headers: dict,
+        body: bytes | None,
+        connect_timeout: float,
+        timeout: float,
+    ) -> tuple[Attempt, http.client.HTTPResponse | None, bytes]:
+        pool = self._pools[i]
+        conn, reused = pool.acquire(connect_timeout)
+        start = time.monotonic()
+        if not reused:
+            try:
+                conn.connect()
+            except OSError as exc:
+                pool.discard(conn)
+                why = "connect timed out" if isinstance(exc, TimeoutError) else "connect refused"
+                if not isinstance(exc, (TimeoutError, ConnectionRefusedError)):
+                    why = f"connect failed: {type(exc).__name__}"
+                return Attempt(i, None, False, why, time.monotonic() - start), None, b""
+            conn.sock.settimeout(timeout)
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except TimeoutError:
+            pool.discard(conn)
+            why = f"no answer within {timeout:g} s"
+            return Attempt(i, None, True, why, time.monotonic() - start), None, b""
+        except (OSError, http.client.HTTPException) as exc:
+            pool.discard(conn)
+            why = f"{type(exc).__name__} ({'kept-alive' if reused else 'new'} connection)"
+            return Attempt(i, None, True, why, time.monotonic() - start), None, b""
+        latency = time.monotonic() - start
+        if resp.will_close:
+            pool.discard(conn)
+        else:
+            pool.release(conn)
+        return Attempt(i, resp.status, True, None, latency), resp, data
+
+    def _reply(
+        self,
+        h: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        try:
+            h.send_response(status)
+            for k, v in headers:
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            if h.command != "HEAD":
+                h.wfile.write(body)
+        except OSError:
+            h.close_connection = True
+
+    def _text(self, h, status: int, message: str, tried: Sequence[int], extra=()) -> None:
+        headers = [("Content-Type", "text/plain; charset=utf-8"), *extra]
+        headers.append(("X-Tried", ",".join(self.names[j] for j in tried)))
+        self._reply(h, status, (message.rstrip() + "\n").encode(), headers)
+
+    def _pass_through(self, h, resp, data: bytes, i: int, tried: Sequence[int]) -> None:
+        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
+        headers.append(("X-Backend", self.names[i]))
+        headers.append(("X-Tried", ",".join(self.names[j] for j in tried)))
+        self._reply(h, resp.status, data, headers)
+
+    def _read_request(self, h: BaseHTTPRequestHandler) -> tuple[dict, bytes | None]:
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length > 0 else None
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["X-Forwarded-For"] = h.client_address[0]
+        return headers, body
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        if self._stop.is_set():
+            self._text(h, 503, "halab balancer: stopping", [])
+            h.close_connection = True
+            return
+        headers, body = self._read_request(h)
+        if h.path.startswith("/_lb/"):
+            self._admin(h)
+        elif self.settings.naive:
+            self._route_naive(h, headers, body)
+        else:
+            self._route(h, headers, body)
+
+    def _admin(self, h) -> None:
+        if h.path.split("?", 1)[0] == "/_lb/status":
+            body = json.dumps({"settings": self.settings.to_dict(), "backends": self.status()})
+            self._reply(h, 200, body.encode(), [("Content-Type", "application/json")])
+        else:
+            self._text(h, 404, "halab balancer: unknown admin path; try /_lb/status", [])
+
+    def _route(self, h, headers: dict, body: bytes | None) -> None:
+        s = self.settings
+        method = h.command
+        key = h.headers.get("X-Key")
+        tried: list[int] = []
+        failures: list[Attempt] = []
+        last_resp = None
+        for _ in range(1 + s.retries):
+            with self._lock:
+                now = self._clock()
+                self._refresh(now)
+                healthy = [self._in_rotation[j] and j not in tried for j in range(self.n)]
+                if not any(healthy):
+                    break
+                i = self.policy.pick(list(self.in_flight), healthy, key)
+                self.in_flight[i] += 1
+                self.attempts[i] += 1
+            tried.append(i)
+            attempt, resp, data = self._forward(
+                i, method, h.path, headers, body, s.connect_timeout, s.timeout
+            )
+            with self._lock:
+                self.in_flight[i] -= 1
+                now = self._clock()
+                if attempt.status is not None:
+                    self.policy.observe(i, attempt.latency)
+                if attempt.ok:
+                    self.served[i] += 1
+                if self.outliers is not None and self.outliers.record(i, attempt.ok, now):
+                    n_fail = s.consecutive_5xx
+                    self._emit("eject", i, f"{n_fail} failed requests in a row", now)
+                    self._refresh(now, {i: f"ejected after {n_fail} failed requests in a row"})
+            if attempt.ok:
+                self._pass_through(h, resp, data, i, tried)
+                return
+            failures.append(attempt)
+            last_resp = (resp, data) if resp is not None else None
+            if not may_retry(
+                method,
+                reached=attempt.reached,
+                status=attempt.status,
+                attempts=len(tried),
+                retries=s.retries,
+                retry_on_5xx=s.retry_on_5xx,
+            ):
+                break
+        if not tried:
+            with self._lock:
+                now = self._clock()
+                states = "; ".join(
+                    f"{self.names[j]} {self._why_out(j, now)}" for j in range(self.n)
+                )
+            self._text(h, 503, f"halab balancer: no backend is in rotation: {states}.", [])
+            return
+        last = failures[-1]
+        if last_resp is not None and last.status is not None and last.backend == tried[-1]:
+            self._pass_through(h, last_resp[0], last_resp[1], last.backend, tried)
+            return
+        story = "; ".join(f"{self.names[a.backend]}: {a.error or a.status}" for a in failures)
+        if len(tried) > s.retries:
+            why = f"no retry left (retries={s.retries})"
+        elif last.reached and method.upper() not in IDEMPOTENT_METHODS:
+            why = f"{method} is not idempotent and reached the backend, so it is not retried"
+        else:
+            why = "no other backend in rotation to retry on"
+        status = 504 if last.error and last.error.startswith("no answer") else 502
+        self._text(h, status, f"halab balancer: {method} {h.path} failed ({story}); {why}.", tried)
+
+    def _route_naive(self, h, headers: dict, body: bytes | None) -> None:
+        """The tutorial balancer, with caps so that it cannot hang the lesson."""
+        s = self.settings
+        start = time.monotonic()
+        spins = 0
+        while True:
+            with self._lock:
+                healthy = [j not in self.removed_forever for j in range(self.n)]
+                if any(healthy):
+                    i = self.policy.pick(list(self.in_flight), healthy, None)
+                    self.in_flight[i] += 1
+                    self.attempts[i] += 1
+                    break
+            spins += 1
+            if time.monotonic() - start >= s.naive_cap or self._stop.wait(NAIVE_SPIN_SLEEP):
+                self._text(
+                    h,
+                    502,
+                    f"naive balancer: spun {spins} times for {s.naive_cap:g} s looking for a "
+                    "server, but every backend was removed after one failure and none ever "
+                    "comes back (the tutorial loop would spin forever; a real balancer "
+                    "answers 503 at once and keeps checking).",
+                    [],
+                )
+                return
+        attempt, resp, data = self._forward(
+            i, h.command, h.path, headers, body, s.naive_cap, s.naive_cap
+        )
+        with self._lock:
+            self.in_flight[i] -= 1
+            if attempt.ok:
+                self.served[i] += 1
+            elif i not in self.removed_forever:
+                self.removed_forever.add(i)
+                now = self._clock()
+                self._refresh(
+                    now, {i: f"naive: one failed request ({attempt.error or attempt.status})"}
+                )
+        if resp is not None:
+            self._pass_through(h, resp, data, i, [i])
+        else:
+            self._text(h, 502, f"naive balancer: {self.names[i]} failed: {attempt.error}", [i])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m halab.live.balancer``: one balancer in its own process.
+
+    Args (command line): ``--ports 8001,8002,...``, ``--names b0,b1,...``, ``--settings JSON``.
+    Prints ``{"port": ..., "pid": ...}``, then each event as one JSON line.
+    """
+    parser = argparse.ArgumentParser(description="a halab failover balancer on 127.0.0.1")
+    parser.add_argument("--ports", required=True, help="comma-separated backend ports")
+    parser.add_argument("--names", default=None, help="comma-separated backend names")
+    parser.add_argument("--settings", default="{}", help="Settings as JSON")
+    parser.add_argument("--no-watch", action="store_true", help="do not exit with the parent")
+    args = parser.parse_args(argv)
+    ports = [int(p) for p in args.ports.split(",")]
+    names = args.names.split(",") if args.names else None
+    settings = Settings.from_dict(json.loads(args.settings))
+    out_lock = threading.Lock()
+
+    def emit(event: Event) -> None:
+        line = json.dumps({"event": event.to_dict()}) + "\n"
+        with out_lock:
+            try:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                os._exit(0)
+
+    balancer = Balancer(ports, settings, names=names, on_event=emit)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    balancer.start()
+    if not args.no_watch:
+        watch_parent()
+    with out_lock:
+        announce(port=balancer.port, pid=os.getpid())
+    with contextlib.suppress(KeyboardInterrupt):
+        done.wait()
+    balancer.stop()
+
+
+if __name__ == "__main__":
+    main()

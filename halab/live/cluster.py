@@ -1,0 +1,520 @@
+"""LiveCluster: real backends and the failover balancer on 127.0.0.1, in one ``with`` block.
+
+>>> with LiveCluster(backends=3, policy="round_robin") as cluster:     # doctest: +SKIP
+...     load = cluster.load_in_background(rate=100, duration=4.0)
+...     time.sleep(1.0); cluster.kill(1)                               # a real SIGKILL
+...     time.sleep(1.5); cluster.revive(1)                             # same port, new process
+...     result = load.join()
+>>> result.failed                                                      # doctest: +SKIP
+0
+
+Leaving the block -- normally, on an exception, on ``KeyboardInterrupt`` -- kills every process
+the cluster started, closes every pipe and joins every thread it started. A
+``weakref.finalize`` does the same when the cluster is garbage-collected or the interpreter
+exits without leaving the block; and each child exits by itself when this process dies
+(see :mod:`halab.live._proc`), so a killed kernel leaves nothing behind either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import threading
+import time
+import weakref
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from halab.balancing import make_policy
+from halab.live._proc import LOOPBACK, launch, stop_process, wait_ready
+from halab.live.balancer import Balancer
+from halab.live.events import Event
+from halab.live.loadgen import LoadGenerator, LoadResult
+from halab.live.settings import MAX_BACKENDS, Settings
+
+REVIVE_ATTEMPTS = 20  # binding the old port again: tries, 0.1 s apart
+CONTROL_TIMEOUT = 2.0  # seconds for a fault-switch request
+_SETTING_NAMES = frozenset(f.name for f in fields(Settings))
+
+
+class _Resources:
+    """Everything a cluster must release; shared with its finalizer (which must not hold it)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.backends: list = []  # Popen or None, by index
+        self.balancer_proc = None
+        self.balancer: Balancer | None = None
+        self.reader: threading.Thread | None = None
+        self.closed = False
+
+    def close(self) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            if self.balancer is not None:
+                self.balancer.stop()
+            proc = self.balancer_proc
+            if proc is not None:
+                if proc.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        proc.stdin.close()  # the balancer exits on end of file
+                try:
+                    proc.wait(2.0)
+                except Exception:
+                    proc.kill()
+                    proc.wait(5.0)
+                if self.reader is not None:
+                    self.reader.join(5.0)
+                stop_process(proc)
+            for p in self.backends:
+                stop_process(p)
+
+
+@dataclass(frozen=True)
+class Drill:
+    """A kill-and-revive drill under steady load: the records, the timeline and its marks.
+
+    Attributes:
+        load: every client request (:class:`~halab.live.loadgen.LoadResult`).
+        timeline: the cluster's events during the drill, times in seconds since its start.
+        victim: the index of the backend that was killed and revived.
+        kill_t: when the SIGKILL was sent, seconds.
+        revive_t: when the new process was listening again, seconds.
+        settings: the balancer's settings.
+    """
+
+    load: LoadResult
+    timeline: list[Event]
+    victim: int
+    kill_t: float
+    revive_t: float
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        return f"b{self.victim}"
+
+    @property
+    def failed(self) -> int:
+        """Client requests that did not get a 2xx/3xx answer."""
+        return self.load.failed
+
+    def _first(self, kind: str, after: float) -> float | None:
+        times = [e.t for e in self.timeline if e.kind == kind and e.backend == self.victim]
+        later = [t for t in times if t >= after]
+        return min(later) if later else None
+
+    @property
+    def removed_t(self) -> float | None:
+        """When the balancer took the victim out of rotation after the kill (None: never)."""
+        return self._first("removed", self.kill_t)
+
+    @property
+    def readmitted_t(self) -> float | None:
+        """When the balancer put the victim back after the revive (None: never)."""
+        return self._first("readmitted", self.revive_t)
+
+    @property
+    def last_tried_after_kill(self) -> float | None:
+        """Send time of the last request the balancer tried on the victim while it was dead."""
+        tried = self.load.tried(self.name)
+        dead = tried[(tried >= self.kill_t) & (tried < self.revive_t)]
+        return float(dead.max()) if len(dead) else None
+
+    @property
+    def first_served_after_revive(self) -> float | None:
+        """Send time of the first request the revived victim answered."""
+        t = [r.start for r in self.load.records if r.ok and r.backend == self.name]
+        later = [x for x in t if x >= self.revive_t]
+        return min(later) if later else None
+
+    def summary(self) -> dict:
+        """The drill's numbers: requests, failures, and the delays the bars are about."""
+
+        def delay(t, ref):
+            return None if t is None else round(t - ref, 3)
+
+        return {
+            "requests": len(self.load),
+            "failed": self.failed,
+            "removed_after_kill_s": delay(self.removed_t, self.kill_t),
+            "last_tried_after_kill_s": delay(self.last_tried_after_kill, self.kill_t),
+            "readmitted_after_revive_s": delay(self.readmitted_t, self.revive_t),
+            "first_served_after_revive_s": delay(self.first_served_after_revive, self.revive_t),
+        }
+
+
+class LiveCluster:
+    """Real backends and a failover balancer on 127.0.0.1, started and stopped by ``with``.
+
+    Args:
+        backends: how many backend processes, 1 to 16.
+        policy: a name from ``halab.balancing.POLICIES``.
+        settings: a full :class:`~halab.live.settings.Settings`; or pass its fields as keyword
+            arguments (``inter=0.2, rise=2, fall=2, retries=2, naive=False, ...``).
+        balancer_process: run the balancer in its own process (default) rather than as
+            threads of this one. Its own process keeps it off this interpreter's lock, as a
+            real balancer would be.
+        start_timeout: seconds each process may take to start.
+
+    Attributes:
+        url: the balancer's address, ``http://127.0.0.1:<port>``.
+        ports: each backend's port (kept across kill and revive).
+        t0: ``time.monotonic()`` when the cluster started; timeline times count from it.
+    """
+
+    def __init__(
+        self,
+        backends: int = 3,
+        policy: str = "round_robin",
+        *,
+        settings: Settings | None = None,
+        balancer_process: bool = True,
+        start_timeout: float = 10.0,
+        **options,
+    ) -> None:
+        if isinstance(backends, bool) or not isinstance(backends, int):
+            raise ValueError(
+                f"backends must be an integer in [1, {MAX_BACKENDS}], got {backends!r}"
+            )
+        if not 1 <= backends <= MAX_BACKENDS:
+            raise ValueError(f"backends must be in [1, {MAX_BACKENDS}], got {backends}")
+        unknown = set(options) - _SETTING_NAMES
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {sorted(unknown)}; settings are {sorted(_SETTING_NAMES)}"
+            )
+        if settings is None:
+            settings = Settings(policy=policy, **options)
+        elif options or policy != "round_robin":
+            raise ValueError("give either settings= or policy/options, not both")
+        if settings.weights is not None and len(settings.weights) != backends:
+            raise ValueError(f"weights must have {backends} entries, got {len(settings.weights)}")
+        make_policy(settings.policy, backends, weights=settings.weights, seed=settings.seed)
+        if not 0 < start_timeout <= 120:
+            raise ValueError(f"start_timeout must be in (0, 120] seconds, got {start_timeout}")
+        self.settings = settings
+        self.n = backends
+        self.names = [f"b{i}" for i in range(backends)]
+        self.ports: list[int] = []
+        self.balancer_process = balancer_process
+        self.start_timeout = start_timeout
+        self.t0 = 0.0
+        self.url = ""
+        self._events: list[Event] = []
+        self._events_lock = threading.Lock()
+        self._changed = threading.Condition(self._events_lock)
+        self._res = _Resources()
+        self._finalizer = weakref.finalize(self, _Resources.close, self._res)
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> LiveCluster:
+        """Start the backends, then the balancer; return when all of them listen."""
+        if self._started:
+            raise RuntimeError("this cluster was already started; make a new one")
+        self._started = True
+        self.t0 = time.monotonic()
+        try:
+            procs = [launch("halab.live.backend", ["--name", name]) for name in self.names]
+            self._res.backends = list(procs)
+            for p in procs:
+                self.ports.append(int(wait_ready(p, self.start_timeout)["port"]))
+            if self.balancer_process:
+                self._start_balancer_process()
+            else:
+                self._res.balancer = Balancer(
+                    self.ports, self.settings, names=self.names, on_event=self._record
+                ).start()
+                self.url = self._res.balancer.url
+            self._record(Event(time.monotonic(), "start", None, f"{self.n} backends, {self.url}"))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_balancer_process(self) -> None:
+        args = [
+            "--ports",
+            ",".join(map(str, self.ports)),
+            "--names",
+            ",".join(self.names),
+            "--settings",
+            json.dumps(self.settings.to_dict()),
+        ]
+        proc = launch("halab.live.balancer", args)
+        self._res.balancer_proc = proc
+        info = wait_ready(proc, self.start_timeout)
+        self.url = f"http://{LOOPBACK}:{int(info['port'])}"
+        reader = threading.Thread(
+            target=self._read_events, args=(proc,), name="halab-events", daemon=True
+        )
+        self._res.reader = reader
+        reader.start()
+
+    def _read_events(self, proc) -> None:
+        try:
+            for line in proc.stdout:
+                try:
+                    data = json.loads(line)
+                    self._record(Event.from_dict(data["event"]))
+                except (ValueError, KeyError, TypeError):
+                    continue
+        except (OSError, ValueError):
+            return
+
+    def close(self) -> None:
+        """Stop every process and thread the cluster started. Idempotent."""
+        self._res.close()
+
+    def __enter__(self) -> LiveCluster:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._res.closed
+
+    # -- the timeline -----------------------------------------------------------------------
+
+    def _record(self, event: Event) -> None:
+        with self._changed:
+            self._events.append(event.shifted(self.t0))
+            self._changed.notify_all()
+
+    def now(self) -> float:
+        """Seconds since the cluster started."""
+        return time.monotonic() - self.t0
+
+    @property
+    def timeline(self) -> list[Event]:
+        """Every event so far, in time order, times in seconds since the cluster started."""
+        with self._events_lock:
+            return sorted(self._events, key=lambda e: e.t)
+
+    def events(self, kind: str | None = None, backend: int | None = None) -> list[Event]:
+        """The events of one kind and/or one backend."""
+        return [
+            e
+            for e in self.timeline
+            if (kind is None or e.kind == kind) and (backend is None or e.backend == backend)
+        ]
+
+    def wait_for(
+        self, kind: str, backend: int | None = None, *, after: float = 0.0, timeout: float = 5.0
+    ) -> Event | None:
+        """Block until an event of ``kind`` (for ``backend``) at or after ``after`` s; or None."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for e in self._events:
+                    if (
+                        e.kind == kind
+                        and e.t >= after
+                        and (backend is None or e.backend == backend)
+                    ):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._changed.wait(left)
+
+    # -- the backends -----------------------------------------------------------------------
+
+    def _index(self, i: int) -> int:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.n:
+            raise ValueError(f"backend index must be in [0, {self.n - 1}], got {i!r}")
+        if not self._started or self.closed:
+            raise RuntimeError("the cluster is not running; use it inside its with block")
+        return int(i)
+
+    def alive(self, i: int) -> bool:
+        """Whether backend ``i``'s process is running."""
+        i = self._index(i)
+        p = self._res.backends[i]
+        return p is not None and p.poll() is None
+
+    def pid(self, i: int) -> int | None:
+        """Backend ``i``'s process id, or None while it is dead."""
+        i = self._index(i)
+        p = self._res.backends[i]
+        return p.pid if p is not None and p.poll() is None else None
+
+    def kill(self, i: int) -> bool:
+        """SIGKILL backend ``i`` (no goodbye, like a power cut); False if it was already dead."""
+        i = self._index(i)
+        with self._res.lock:
+            p = self._res.backends[i]
+            if p is None or p.poll() is not None:
+                return False
+            p.kill()
+            self._record(Event(time.monotonic(), "kill", i, f"SIGKILL pid {p.pid}"))
+            stop_process(p)
+            self._res.backends[i] = None
+            return True
+
+    def revive(self, i: int) -> bool:
+        """Start backend ``i`` again on its old port; False if it was alive."""
+        i = self._index(i)
+        with self._res.lock:
+            if self.alive(i):
+                return False
+            args = ["--name", self.names[i], "--port", str(self.ports[i])]
+            error = None
+            for _ in range(REVIVE_ATTEMPTS):
+                proc = launch("halab.live.backend", args)
+                self._res.backends[i] = proc
+                try:
+                    wait_ready(proc, self.start_timeout)
+                except RuntimeError as exc:  # the port is still held: try again shortly
+                    self._res.backends[i] = None
+                    error = exc
+                    time.sleep(0.1)
+                    continue
+                self._record(Event(time.monotonic(), "revive", i, f"pid {proc.pid}"))
+                return True
+            raise RuntimeError(f"could not revive {self.names[i]} on port {self.ports[i]}: {error}")
+
+    def _switch(self, i: int, changes: dict) -> dict:
+        i = self._index(i)
+        if not self.alive(i):
+            raise RuntimeError(f"{self.names[i]} is not running; revive it first")
+        conn = http.client.HTTPConnection(LOOPBACK, self.ports[i], timeout=CONTROL_TIMEOUT)
+        try:
+            conn.request(
+                "POST", "/_fault", body=json.dumps(changes), headers={"Connection": "close"}
+            )
+            resp = conn.getresponse()
+            data = json.loads(resp.read() or b"{}")
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise ValueError(data.get("error", f"fault switch answered {resp.status}"))
+        return data
+
+    def slow(self, i: int, seconds: float) -> None:
+        """Make backend ``i`` wait ``seconds`` before each answer (0 to undo)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ValueError(f"seconds must be a number in [0, 3600], got {seconds!r}")
+        if not 0 <= seconds <= 3600:
+            raise ValueError(f"seconds must be in [0, 3600], got {seconds}")
+        self._switch(i, {"slow": float(seconds)})
+        self._record(Event(time.monotonic(), "slow", int(i), f"+{seconds:g} s per answer"))
+
+    def fail(self, i: int, rate: float) -> None:
+        """Make backend ``i`` answer 500 to a fraction ``rate`` of requests (0 to undo)."""
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError(f"rate must be in [0, 1], got {rate!r}")
+        self._switch(i, {"fail": float(rate)})
+        self._record(Event(time.monotonic(), "fail", int(i), f"{rate:.0%} of answers are 500"))
+
+    def hang(self, i: int, on: bool = True) -> None:
+        """Make backend ``i`` accept requests and never answer (``on=False`` releases them)."""
+        self._switch(i, {"hang": bool(on)})
+        self._record(Event(time.monotonic(), "hang" if on else "heal", int(i), ""))
+
+    def heal(self, i: int) -> None:
+        """Clear every fault of backend ``i``."""
+        self._switch(i, {"reset": True})
+        self._record(Event(time.monotonic(), "heal", int(i), "faults cleared"))
+
+    def faults(self, i: int) -> dict:
+        """Backend ``i``'s fault switches."""
+        i = self._index(i)
+        conn = http.client.HTTPConnection(LOOPBACK, self.ports[i], timeout=CONTROL_TIMEOUT)
+        try:
+            conn.request("GET", "/_fault")
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+
+    # -- the balancer -----------------------------------------------------------------------
+
+    def status(self) -> list[dict]:
+        """Each backend's state as the balancer sees it (health, ejection, traffic)."""
+        if not self._started or self.closed:
+            raise RuntimeError("the cluster is not running; use it inside its with block")
+        if self._res.balancer is not None:
+            return self._res.balancer.status()
+        conn = http.client.HTTPConnection(LOOPBACK, int(self.url.rsplit(":", 1)[1]), timeout=2.0)
+        try:
+            conn.request("GET", "/_lb/status")
+            return json.loads(conn.getresponse().read())["backends"]
+        finally:
+            conn.close()
+
+    # -- load -------------------------------------------------------------------------------
+
+    def load_in_background(self, **kwargs) -> LoadGenerator:
+        """Start a :class:`~halab.live.loadgen.LoadGenerator` on ``url``; times count from t0."""
+        if not self._started or self.closed:
+            raise RuntimeError("the cluster is not running; use it inside its with block")
+        kwargs.setdefault("t0", self.t0)
+        return LoadGenerator(self.url, **kwargs).start()
+
+    def load(self, **kwargs) -> LoadResult:
+        """Send bounded load through the balancer and return every record."""
+        gen = self.load_in_background(**kwargs)
+        try:
+            return gen.join()
+        finally:
+            gen.stop()
+
+    def drill(
+        self,
+        victim: int = 1,
+        *,
+        rate: float = 100.0,
+        kill_at: float = 1.0,
+        revive_at: float = 2.5,
+        duration: float = 4.0,
+        concurrency: int = 4,
+        timeout: float = 5.0,
+    ) -> Drill:
+        """Kill backend ``victim`` under steady load, revive it, and return what happened.
+
+        Args:
+            victim: the backend to kill.
+            rate: requests per second during the whole drill.
+            kill_at: seconds after the load starts when the SIGKILL is sent.
+            revive_at: seconds after the load starts when the backend is started again.
+            duration: seconds of load.
+            concurrency: client worker threads.
+            timeout: the client's timeout per request, seconds.
+        """
+        victim = self._index(victim)
+        if not 0 < kill_at < revive_at < duration:
+            raise ValueError(
+                f"need 0 < kill_at < revive_at < duration, got {kill_at}, {revive_at}, {duration}"
+            )
+        gen = self.load_in_background(
+            rate=rate, duration=duration, concurrency=concurrency, timeout=timeout
+        )
+        try:
+            begin = gen._begin
+            time.sleep(max(0.0, begin + kill_at - time.monotonic()))
+            self.kill(victim)
+            kill_t = self.events("kill", victim)[-1].t
+            time.sleep(max(0.0, begin + revive_at - time.monotonic()))
+            self.revive(victim)
+            revive_t = self.events("revive", victim)[-1].t
+            result = gen.join()
+        finally:
+            gen.stop()
+        time.sleep(0.05)  # let the last events arrive from the balancer's process
+        start = result.starts.min() if len(result) else 0.0
+        timeline = [e for e in self.timeline if e.t >= start - 1e-3]
+        return Drill(result, timeline, victim, kill_t, revive_t, self.settings)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("running" if self._started else "not started")
+        return (
+            f"LiveCluster(backends={self.n}, policy={self.settings.policy!r}, {state} {self.url})"
+        )

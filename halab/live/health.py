@@ -1,0 +1,225 @@
+"""Health logic of the failover balancer: active checks (HAProxy) and passive ejection (Envoy).
+
+Two detectors decide whether a backend may receive traffic:
+
+- :class:`HealthCheck` -- *active*: the balancer asks ``GET /health`` every ``inter`` seconds.
+  This is HAProxy's counter, from ``set_server_check_status()`` in HAProxy's ``src/check.c``:
+  a server's ``health`` runs from 0 to ``rise + fall - 1``; it is UP while
+  ``health >= rise``. A failed check lowers ``health`` by one and drops it to 0 once it falls
+  below ``rise``; a passed check raises it by one and lifts it to the top once it reaches
+  ``rise``. So an UP server goes DOWN after ``fall`` consecutive failed checks and a DOWN one
+  comes UP after ``rise`` consecutive passed checks (HAProxy configuration manual, 5.2, ``rise``
+  and ``fall``). A new server starts at ``health = rise``: "up, but will fall down at first
+  failure", as HAProxy's ``src/server.c`` says.
+- :class:`OutlierDetector` -- *passive*: the balancer watches real requests. After
+  ``consecutive_5xx`` failures in a row a backend is ejected for ``base_ejection_time`` times
+  the number of times it has been ejected, capped at ``max_ejection_time``; a backend is ejected
+  only while fewer than ``max_ejection_percent`` of the backends are (Envoy's architecture
+  overview, "Outlier detection", ejection algorithm; ``DetectorImpl::ejectHost`` in
+  ``source/common/upstream/outlier_detection_impl.cc``). A passed active check un-ejects a
+  backend and clears its counters (Envoy's ``successful_active_health_check_uneject_host``,
+  true by default).
+
+Neither class reads a clock or starts a thread: callers pass ``now`` in seconds, so the logic is
+tested without a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+UP = "UP"
+DOWN = "DOWN"
+
+
+class HealthCheck:
+    """HAProxy's rise/fall counter for one server.
+
+    Args:
+        rise: consecutive passed checks that bring a DOWN server UP, an integer >= 1.
+        fall: consecutive failed checks that take an UP server DOWN, an integer >= 1.
+        health: the starting counter in ``[0, rise + fall - 1]``; ``None`` means ``rise``
+            (HAProxy's start: UP, but DOWN at the first failure).
+
+    >>> h = HealthCheck(rise=2, fall=3, health=4)   # fully UP
+    >>> [h.record(ok) for ok in (False, False, True, False, False, False)]
+    [None, None, None, None, None, 'DOWN']
+    """
+
+    def __init__(self, rise: int = 2, fall: int = 3, *, health: int | None = None) -> None:
+        for name, value in (("rise", rise), ("fall", fall)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        self.rise = rise
+        self.fall = fall
+        top = rise + fall - 1
+        if health is None:
+            health = rise
+        if isinstance(health, bool) or not isinstance(health, int) or not 0 <= health <= top:
+            raise ValueError(f"health must be an integer in [0, {top}], got {health!r}")
+        self.health = health
+
+    @property
+    def up(self) -> bool:
+        """Whether the server is UP (``health >= rise``)."""
+        return self.health >= self.rise
+
+    @property
+    def state(self) -> str:
+        """``"UP"`` or ``"DOWN"``."""
+        return UP if self.up else DOWN
+
+    def record(self, ok: bool) -> str | None:
+        """Count one check result; return ``"UP"`` or ``"DOWN"`` when the state flips, else None.
+
+        Args:
+            ok: whether the check passed.
+        """
+        was_up = self.up
+        top = self.rise + self.fall - 1
+        if ok:
+            if self.health < top:
+                self.health += 1
+                if self.health >= self.rise:
+                    self.health = top
+        elif self.health > 0:
+            self.health -= 1
+            if self.health < self.rise:
+                self.health = 0
+        if self.up != was_up:
+            return self.state
+        return None
+
+    def __repr__(self) -> str:
+        return f"HealthCheck(rise={self.rise}, fall={self.fall}, health={self.health}) {self.state}"
+
+
+@dataclass
+class _Host:
+    consecutive: int = 0  # failures in a row since the last success
+    ejections: int = 0  # times ejected so far (the ejection-time multiplier)
+    ejected_at: float | None = None  # seconds; None while in service
+    until: float = 0.0  # seconds; end of the current ejection
+
+
+class OutlierDetector:
+    """Envoy's consecutive-5xx outlier detection over ``n`` backends.
+
+    Args:
+        n: number of backends.
+        consecutive_5xx: failures in a row that eject a backend (Envoy default 5).
+        base_ejection_time: seconds of the first ejection (Envoy default 30 s).
+        max_ejection_percent: eject only while ``100 * ejected / n`` is below this
+            (Envoy default 10; with 0 nothing is ever ejected).
+        max_ejection_time: cap on one ejection's length, seconds (Envoy default 300 s).
+
+    >>> d = OutlierDetector(3, consecutive_5xx=2, base_ejection_time=1.0, max_ejection_percent=50)
+    >>> d.record(0, ok=False, now=0.0), d.record(0, ok=False, now=0.1)
+    (False, True)
+    >>> d.ejected(0, now=1.0), d.ejected(0, now=1.1)
+    (True, False)
+    """
+
+    def __init__(
+        self,
+        n: int,
+        *,
+        consecutive_5xx: int = 5,
+        base_ejection_time: float = 30.0,
+        max_ejection_percent: float = 10.0,
+        max_ejection_time: float = 300.0,
+    ) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        if isinstance(consecutive_5xx, bool) or not isinstance(consecutive_5xx, int):
+            raise ValueError(f"consecutive_5xx must be an integer >= 1, got {consecutive_5xx!r}")
+        if consecutive_5xx < 1:
+            raise ValueError(f"consecutive_5xx must be an integer >= 1, got {consecutive_5xx}")
+        if not base_ejection_time > 0:
+            raise ValueError(f"base_ejection_time must be > 0 seconds, got {base_ejection_time}")
+        if not max_ejection_time > 0:
+            raise ValueError(f"max_ejection_time must be > 0 seconds, got {max_ejection_time}")
+        if not 0 <= max_ejection_percent <= 100:
+            raise ValueError(
+                f"max_ejection_percent must be in [0, 100], got {max_ejection_percent}"
+            )
+        self.n = n
+        self.consecutive_5xx = consecutive_5xx
+        self.base_ejection_time = float(base_ejection_time)
+        self.max_ejection_percent = float(max_ejection_percent)
+        self.max_ejection_time = float(max_ejection_time)
+        self._hosts = [_Host() for _ in range(n)]
+
+    def _check(self, i: int) -> _Host:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n:
+            raise ValueError(f"backend index must be in [0, {self.n - 1}], got {i!r}")
+        return self._hosts[i]
+
+    def ejection_time(self, ejections: int) -> float:
+        """Seconds the ``ejections``-th ejection lasts: ``min(base * ejections, max)``."""
+        return min(self.base_ejection_time * ejections, self.max_ejection_time)
+
+    def active_ejections(self, now: float) -> int:
+        """How many backends are ejected at time ``now``."""
+        return sum(self.ejected(i, now) for i in range(self.n))
+
+    def ejected(self, i: int, now: float) -> bool:
+        """Whether backend ``i`` is out of service at time ``now`` (seconds)."""
+        host = self._check(i)
+        return host.ejected_at is not None and now < host.until
+
+    def expired(self, now: float) -> list[int]:
+        """Return backends whose ejection has run out by ``now``, and put them back in service.
+
+        Envoy returns them at its next ``interval`` sweep; here the caller decides how often
+        to sweep (the balancer does it on every check and every request).
+        """
+        back = []
+        for i, host in enumerate(self._hosts):
+            if host.ejected_at is not None and now >= host.until:
+                host.ejected_at = None
+                host.consecutive = 0
+                back.append(i)
+        return back
+
+    def record(self, i: int, ok: bool, now: float) -> bool:
+        """Count one request outcome of backend ``i``; return True if it is ejected now.
+
+        Args:
+            i: backend index.
+            ok: False for a 5xx answer, a refused or reset connection, or a timeout.
+            now: seconds on the caller's clock.
+        """
+        host = self._check(i)
+        if ok:
+            host.consecutive = 0
+            return False
+        host.consecutive += 1
+        if host.consecutive != self.consecutive_5xx or self.ejected(i, now):
+            return False
+        ejected_percent = 100.0 * self.active_ejections(now) / self.n
+        if ejected_percent >= self.max_ejection_percent:
+            return False  # Envoy counts this as an "ejections_overflow"
+        host.ejections += 1
+        host.ejected_at = now
+        host.until = now + self.ejection_time(host.ejections)
+        return True
+
+    def uneject(self, i: int) -> bool:
+        """Put backend ``i`` back in service at once (a passed active check); True if it was out.
+
+        Clears its consecutive-failure counter; the ejection count is kept, so the next
+        ejection lasts longer.
+        """
+        host = self._check(i)
+        host.consecutive = 0
+        if host.ejected_at is None:
+            return False
+        host.ejected_at = None
+        return True
+
+    def snapshot(self, i: int, now: float) -> dict:
+        """Backend ``i``'s counters: consecutive failures, ejections, seconds of ejection left."""
+        host = self._check(i)
+        left = max(0.0, host.until - now) if self.ejected(i, now) else 0.0
+        return {"consecutive": host.consecutive, "ejections": host.ejections, "ejected_for": left}

@@ -1,0 +1,304 @@
+"""A load generator on ``requests`` that records every request it sends.
+
+Two ways to send load, both bounded by a count and/or a duration:
+
+- **rate** (open loop): request ``k`` is due at ``k / rate`` seconds after the start, whoever is
+  free sends it; if every worker is busy the request goes late, and its latency is measured
+  from when it was *sent* (note that this hides queueing at the client, the "coordinated
+  omission" of closed-loop benchmarks, when the server stalls all workers at once).
+- **concurrency** (closed loop): each worker sends its next request as soon as the previous
+  one ends.
+
+Each worker thread has its own ``requests.Session`` (a session's connection pool is not meant
+to be shared between threads), with ``trust_env = False`` so that no proxy from the
+environment is used for 127.0.0.1.
+
+>>> result = run_load(url, rate=100, duration=2.0)          # doctest: +SKIP
+>>> result.failed, result.count_by_backend()                 # doctest: +SKIP
+(0, {'b0': 67, 'b1': 67, 'b2': 66})
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import requests
+
+MAX_DURATION = 600.0  # seconds
+MAX_REQUESTS = 1_000_000
+MAX_WORKERS = 64
+
+
+@dataclass(frozen=True)
+class Record:
+    """One request as the client saw it.
+
+    Attributes:
+        start: seconds (since ``t0``) when it was sent.
+        latency: seconds until the whole answer arrived, or until the client gave up.
+        status: the HTTP status, or 0 when no answer came (refused, reset, client timeout).
+        backend: the ``X-Backend`` header of the answer, or ``None``.
+        tried: the backends the balancer tried, from ``X-Tried`` (empty if absent).
+        error: the client-side error's name when ``status == 0``.
+    """
+
+    start: float
+    latency: float
+    status: int
+    backend: str | None = None
+    tried: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """A 2xx or 3xx answer."""
+        return 200 <= self.status < 400
+
+
+class LoadResult:
+    """Every record of a load run, in send order, with NumPy views for plotting.
+
+    Attributes:
+        records: the :class:`Record` list.
+        t0: the clock reading (``time.monotonic()``) that ``start`` is measured from.
+    """
+
+    def __init__(self, records: list[Record], t0: float) -> None:
+        self.records = sorted(records, key=lambda r: r.start)
+        self.t0 = t0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Send times, seconds since ``t0``."""
+        return np.array([r.start for r in self.records], dtype=float)
+
+    @property
+    def latencies(self) -> np.ndarray:
+        """Latencies, seconds."""
+        return np.array([r.latency for r in self.records], dtype=float)
+
+    @property
+    def statuses(self) -> np.ndarray:
+        """HTTP statuses (0 = no answer)."""
+        return np.array([r.status for r in self.records], dtype=int)
+
+    @property
+    def backends(self) -> list[str | None]:
+        return [r.backend for r in self.records]
+
+    @property
+    def ok(self) -> int:
+        """How many requests got a 2xx/3xx answer."""
+        return sum(r.ok for r in self.records)
+
+    @property
+    def failed(self) -> int:
+        """How many requests did not (5xx, 4xx, or no answer)."""
+        return len(self.records) - self.ok
+
+    def count_by_backend(self) -> dict[str, int]:
+        """Successful answers per backend name, sorted by name."""
+        counts = Counter(r.backend for r in self.records if r.ok and r.backend is not None)
+        return dict(sorted(counts.items()))
+
+    def tried(self, name: str) -> np.ndarray:
+        """Send times of the requests that the balancer sent (or tried to send) to ``name``."""
+        return np.array([r.start for r in self.records if name in r.tried], dtype=float)
+
+    def throughput(self) -> float:
+        """Answered requests per second over the span of the run."""
+        if not self.records:
+            return 0.0
+        end = max(r.start + r.latency for r in self.records)
+        span = end - min(r.start for r in self.records)
+        return self.ok / span if span > 0 else float("nan")
+
+    def rates(self, bin_width: float = 0.25, end: float | None = None):
+        """Requests per second in bins of ``bin_width`` seconds, by backend and failures.
+
+        Returns:
+            ``(edges, per_backend, failures)``: bin edges (seconds since ``t0``), a dict from
+            backend name to an array of answered requests per second, and an array of failed
+            requests per second, each of length ``len(edges) - 1``.
+        """
+        if not bin_width > 0:
+            raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
+        starts = self.starts
+        if end is None:
+            end = float(starts.max()) if len(starts) else bin_width
+        nbins = max(1, int(np.ceil(end / bin_width)))
+        edges = np.arange(nbins + 1) * bin_width
+        per_backend = {}
+        for name in sorted({r.backend for r in self.records if r.ok and r.backend}):
+            t = [r.start for r in self.records if r.ok and r.backend == name]
+            per_backend[name] = np.histogram(t, bins=edges)[0] / bin_width
+        bad = [r.start for r in self.records if not r.ok]
+        failures = np.histogram(bad, bins=edges)[0] / bin_width
+        return edges, per_backend, failures
+
+
+class LoadGenerator:
+    """Sends bounded load to ``url`` from worker threads; runs in the background.
+
+    Args:
+        url: where to send, e.g. ``cluster.url`` (must be on 127.0.0.1 or localhost).
+        rate: requests per second (open loop), or ``None`` for a closed loop.
+        concurrency: worker threads (each with its own session).
+        count: stop after this many requests (``None``: no count bound).
+        duration: stop sending after this many seconds (``None``: no time bound).
+        method: HTTP method.
+        path: path appended to ``url``.
+        timeout: the client's own timeout per request, seconds.
+        t0: the clock reading that record times count from (default: when it starts).
+
+    Use :meth:`run` to block until done, or :meth:`start` / :meth:`stop` (or ``with``) to send
+    load while doing something else (killing a backend, say).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        rate: float | None = None,
+        concurrency: int = 4,
+        count: int | None = None,
+        duration: float | None = None,
+        method: str = "GET",
+        path: str = "/",
+        timeout: float = 5.0,
+        t0: float | None = None,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("http://127.0.0.1", "http://localhost")):
+            raise ValueError(f"url must be http://127.0.0.1:<port>, got {url!r}")
+        if rate is not None and not (0 < rate <= 100_000):
+            raise ValueError(f"rate must be in (0, 100000] requests/s, got {rate}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise ValueError(f"concurrency must be an integer in [1, {MAX_WORKERS}]")
+        if not 1 <= concurrency <= MAX_WORKERS:
+            raise ValueError(f"concurrency must be in [1, {MAX_WORKERS}], got {concurrency}")
+        if count is None and duration is None:
+            raise ValueError("give count or duration (or both): the load must be bounded")
+        if count is not None and not (1 <= count <= MAX_REQUESTS):
+            raise ValueError(f"count must be in [1, {MAX_REQUESTS}], got {count}")
+        if duration is not None and not (0 < duration <= MAX_DURATION):
+            raise ValueError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {duration}")
+        if not 0 < timeout <= 600:
+            raise ValueError(f"timeout must be in (0, 600] seconds, got {timeout}")
+        self.url = url.rstrip("/") + path
+        self.rate = rate
+        self.concurrency = concurrency
+        self.limit = count
+        self.duration = duration
+        self.method = method.upper()
+        self.timeout = timeout
+        self.t0 = t0
+        self._records: list[Record] = []
+        self._lock = threading.Lock()
+        self._next = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._begin = 0.0
+
+    def _ticket(self) -> int | None:
+        with self._lock:
+            k = self._next
+            if self.limit is not None and k >= self.limit:
+                return None
+            self._next += 1
+            return k
+
+    def _worker(self) -> None:
+        with requests.Session() as session:
+            session.trust_env = False
+            while not self._stop.is_set():
+                k = self._ticket()
+                if k is None:
+                    return
+                if self.rate is not None:
+                    due = self._begin + k / self.rate
+                    if self.duration is not None and due - self._begin >= self.duration:
+                        return
+                    wait = due - time.monotonic()
+                    if wait > 0 and self._stop.wait(wait):
+                        return
+                elif self.duration is not None and time.monotonic() - self._begin >= self.duration:
+                    return
+                self._one(session)
+
+    def _one(self, session: requests.Session) -> None:
+        sent = time.monotonic()
+        try:
+            r = session.request(self.method, self.url, timeout=self.timeout)
+            r.content  # noqa: B018 - read the whole answer
+            end = time.monotonic()
+            tried = tuple(t for t in r.headers.get("X-Tried", "").split(",") if t)
+            rec = Record(
+                sent - self.t0, end - sent, r.status_code, r.headers.get("X-Backend"), tried
+            )
+        except requests.RequestException as exc:
+            end = time.monotonic()
+            rec = Record(sent - self.t0, end - sent, 0, None, (), type(exc).__name__)
+        with self._lock:
+            self._records.append(rec)
+
+    def start(self) -> LoadGenerator:
+        """Start the workers and return at once."""
+        if self._threads:
+            raise RuntimeError("this load generator was already started")
+        self._begin = time.monotonic()
+        if self.t0 is None:
+            self.t0 = self._begin
+        for w in range(self.concurrency):
+            t = threading.Thread(target=self._worker, name=f"halab-load-{w}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        return self
+
+    def join(self, timeout: float | None = None) -> LoadResult:
+        """Wait for the workers to finish (each bound is reached); return the records so far."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            for t in self._threads:
+                t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            self.stop()
+            raise
+        return self.result()
+
+    def stop(self) -> LoadResult:
+        """Stop sending (requests in flight finish or time out), join the workers."""
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+        return self.result()
+
+    def result(self) -> LoadResult:
+        """The records collected so far."""
+        with self._lock:
+            return LoadResult(list(self._records), self.t0 or self._begin)
+
+    def run(self) -> LoadResult:
+        """Start, wait until a bound is reached, and return the records."""
+        self.start()
+        try:
+            return self.join()
+        finally:
+            self.stop()
+
+    def __enter__(self) -> LoadGenerator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def run_load(url: str, **kwargs) -> LoadResult:
+    """Send bounded load to ``url`` and return every record (see :class:`LoadGenerator`)."""
+    return LoadGenerator(url, **kwargs).run()
