@@ -79,6 +79,7 @@ __all__ = [
     "supermarket_response_time",
     "supermarket_tail",
     "theory_response_time",
+    "theory_survival",
     "workload",
 ]
 
@@ -954,6 +955,51 @@ def supermarket_response_time(load: float, d: int = 2) -> float:
         if term < 1e-17 * total:
             return total
         i += 1
+
+
+def theory_survival(
+    policy: str,
+    t,
+    *,
+    servers: int = 10,
+    load: float = 0.9,
+    speeds=None,
+) -> np.ndarray | None:
+    """``P(response time > t)`` from the closed forms, with exponential service; None if none.
+
+    * ``random``: a mixture over servers of M/M/1 tails ``exp(-(speeds[i] - lambda/n) t)``.
+    * ``round_robin``: a mixture of E_n/M/1 tails ``exp(-speeds[i] (1 - sigma_i) t)``.
+    * ``central_queue``: the M/M/c tail of :func:`mmc_percentile` (equal speeds only).
+
+    An overloaded server (no steady state) makes the whole tail 1.
+
+    Args:
+        policy: ``"random"``, ``"round_robin"`` or ``"central_queue"``; others give None.
+        t: times, in mean service times (scalar or array).
+        servers, load, speeds: as in :func:`simulate`.
+    """
+    t = np.asarray(t, dtype=float)
+    load = _check_load(load)
+    mu = _speeds_or_ones(speeds, None if speeds is not None else servers)
+    n = len(mu)
+    if policy == "random":
+        rates = mu - load * mu.sum() / n
+        if np.any(rates <= 0):
+            return np.ones_like(t)
+    elif policy == "round_robin":
+        rates = _round_robin_rates(load, n, mu)
+        if rates is None:
+            return np.ones_like(t)
+    elif policy == "central_queue":
+        if len(set(mu.tolist())) != 1:
+            return None
+        pw, theta = erlang_c(n, load), n * (1.0 - load)
+        if abs(1.0 - theta) < 1e-9:
+            return np.exp(-t) * (1.0 + pw * t)
+        return np.exp(-t) + pw * (np.exp(-theta * t) - np.exp(-t)) / (1.0 - theta)
+    else:
+        return None
+    return np.exp(-np.multiply.outer(t, rates)).mean(axis=-1)
 
 
 def theory_response_time(

@@ -626,3 +626,18 @@ def test_shares_and_split_loads():
         b.split_loads([1.5, -0.5], 0.5, [1, 1])
     with pytest.raises(ValueError, match="skew"):
         b.skewed_speeds(3, 1.0)
+
+
+@pytest.mark.parametrize("policy", ["random", "round_robin", "central_queue"])
+@pytest.mark.parametrize("speeds", [None, [1, 1, 1, 2]])
+def test_theory_survival_agrees_with_the_percentiles(policy, speeds):
+    servers, load = 4, 0.7
+    for q in (0.5, 0.9, 0.99):
+        t = b.theory_response_time(policy, servers=servers, load=load, speeds=speeds, q=q)
+        tail = b.theory_survival(policy, t, servers=servers, load=load, speeds=speeds)
+        if policy == "central_queue" and speeds is not None:
+            assert math.isnan(t) and tail is None
+            continue
+        assert tail == pytest.approx(1 - q, rel=1e-8), (policy, q)
+    assert b.theory_survival("least_connections", 1.0) is None
+    assert b.theory_survival("round_robin", [0.0, 5.0], speeds=[1] * 9 + [0.5])[1] == 1.0
