@@ -35,11 +35,23 @@ def _format(rows) -> str:
     lines = [header]
     for r in rows:
         mark = "" if r.ok is None else ("ok" if r.ok else "MISSED")
-        lines.append((r.group, r.figure, f"{r.value:,.3g}" if abs(r.value) < 1000 else f"{r.value:,.0f}", r.unit, r.target, mark))
+        lines.append(
+            (
+                r.group,
+                r.figure,
+                f"{r.value:,.3g}" if abs(r.value) < 1000 else f"{r.value:,.0f}",
+                r.unit,
+                r.target,
+                mark,
+            )
+        )
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     out = []
     for k, line in enumerate(lines):
-        cells = [str(c).ljust(w) if i != 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        cells = [
+            str(c).ljust(w) if i != 2 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths))
+        ]
         out.append("  ".join(cells).rstrip())
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
@@ -54,8 +66,10 @@ def main(argv: list[str]) -> int:
         print(f"running {label} ...", file=sys.stderr, flush=True)
         rows.extend(fn())
     print(_format(rows))
-    print(f"\n{len(rows)} figures in {time.perf_counter() - start:.1f} s on {os.cpu_count()} cores, "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"\n{len(rows)} figures in {time.perf_counter() - start:.1f} s on {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}"
+    )
     return 0
 
 

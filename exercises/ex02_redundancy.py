@@ -8,7 +8,6 @@ Every availability is a float in [0, 1]; parts fail and are repaired independent
 docstring says otherwise.
 """
 
-import math
 
 
 def series(*a):

@@ -149,6 +149,30 @@ def downtime_hours(a: float, period: str = "year") -> float:
     return (1.0 - _probability("a", a)) * _period_hours(period)
 
 
+def downtime_table(levels: Sequence[float] = (0.9, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999)):
+    """Downtime allowed per year, month and day for each availability level, in hours.
+
+    Returns:
+        A list of ``(a, hours_per_year, hours_per_month, hours_per_day)`` tuples.
+    """
+    return [
+        (a, downtime_hours(a, "year"), downtime_hours(a, "month"), downtime_hours(a, "day"))
+        for a in levels
+    ]
+
+
+def format_duration(hours: float) -> str:
+    """A duration in the unit a person would say it in: "8.8 hours", "43.2 minutes", "26.3 seconds"."""
+    hours = _non_negative("hours", hours)
+    if hours >= 48:
+        return f"{hours / 24:.1f} days"
+    if hours >= 1:
+        return f"{hours:.2f} hours"
+    if hours * 60 >= 1:
+        return f"{hours * 60:.1f} minutes"
+    return f"{hours * 3600:.1f} seconds"
+
+
 def availability_at(t: float, mttf: float, mttr: float) -> float:
     """Point availability A(t) of the two-state Markov model, starting up at t = 0.
 
@@ -318,7 +342,9 @@ def simulate_markov(model: MarkovModel, *, horizon: float, seed: int | None = 0)
     rng = np.random.default_rng(seed)
     q = model.generator()
     out = -np.diag(q)
-    jump = np.cumsum(np.where(np.eye(len(q), dtype=bool), 0.0, q) / np.where(out > 0, out, 1)[:, None], axis=1)
+    jump = np.cumsum(
+        np.where(np.eye(len(q), dtype=bool), 0.0, q) / np.where(out > 0, out, 1)[:, None], axis=1
+    )
     time_in = np.zeros(len(model.states))
     state, now = 0, 0.0
     block = 4096  # random numbers are drawn in blocks: one call per block, not per step
@@ -561,7 +587,9 @@ class ErrorBudget:
         return self.spent_minutes / self.allowed_minutes
 
 
-def error_budget(slo: float, incidents_minutes: Sequence[float], period: str = "month") -> ErrorBudget:
+def error_budget(
+    slo: float, incidents_minutes: Sequence[float], period: str = "month"
+) -> ErrorBudget:
     """The error budget of an availability objective after some incidents.
 
     Args:

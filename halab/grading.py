@@ -48,7 +48,9 @@ def repo_root() -> Path:
 def exercise_names(root: Path | None = None) -> list[str]:
     """The exercises there are graders for, e.g. ``["ex01_availability", ...]``."""
     root = root or repo_root()
-    return sorted(p.stem.removeprefix("test_") for p in (root / "tests" / "exercises").glob("test_ex*.py"))
+    return sorted(
+        p.stem.removeprefix("test_") for p in (root / "tests" / "exercises").glob("test_ex*.py")
+    )
 
 
 def resolve(name: str, root: Path | None = None) -> str:
@@ -56,7 +58,9 @@ def resolve(name: str, root: Path | None = None) -> str:
     names = exercise_names(root)
     matches = [n for n in names if n == name or n.split("_")[0] == name]
     if len(matches) != 1:
-        raise ValueError(f"exercise must be one of {', '.join(names)} (or its exNN prefix), got {name!r}")
+        raise ValueError(
+            f"exercise must be one of {', '.join(names)} (or its exNN prefix), got {name!r}"
+        )
     return matches[0]
 
 
@@ -149,7 +153,9 @@ class Result:
         return f"{self.exercise:<{width}} {self.status:<17} {detail}"
 
 
-def grade(target: str = "exercises", only: list[str] | None = None, *, root: Path | None = None) -> list[Result]:
+def grade(
+    target: str = "exercises", only: list[str] | None = None, *, root: Path | None = None
+) -> list[Result]:
     """Run the graders on ``target`` (a folder of exercise modules) and return one result each.
 
     Args:
@@ -166,12 +172,32 @@ def grade(target: str = "exercises", only: list[str] | None = None, *, root: Pat
     files = [str(root / "tests" / "exercises" / f"test_{n}.py") for n in names]
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        env = {**os.environ, "HALAB_TARGET": str(folder), "HALAB_REPORT": str(report), "MPLBACKEND": "Agg"}
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header",
-                   "-o", "addopts=", "--tb=no", *files]
-        run = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        env = {
+            **os.environ,
+            "HALAB_TARGET": str(folder),
+            "HALAB_REPORT": str(report),
+            "MPLBACKEND": "Agg",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--no-header",
+            "-o",
+            "addopts=",
+            "--tb=no",
+            *files,
+        ]
+        run = subprocess.run(
+            command, cwd=root, env=env, capture_output=True, text=True, timeout=600
+        )
         if not report.exists():
-            raise RuntimeError(f"the grader did not run:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+            raise RuntimeError(
+                f"the grader did not run:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+            )
         outcomes = json.loads(report.read_text())
     results = {n: Result(n) for n in names}
     for item in outcomes:
@@ -216,8 +242,10 @@ def check(name: str, target: str = "exercises") -> Result:
     print(result.line(len(result.exercise)))
     for check_name, message in result.messages:
         if result.status == NOT_ATTEMPTED:
-            print(f"  Open exercises/{result.exercise}.py, replace each `raise NotImplementedError`"
-                  " with your code, save, and run this cell again.")
+            print(
+                f"  Open exercises/{result.exercise}.py, replace each `raise NotImplementedError`"
+                " with your code, save, and run this cell again."
+            )
             break
         print(f"  ✗ {check_name}: {message}")
     return result
@@ -225,12 +253,27 @@ def check(name: str, target: str = "exercises") -> Result:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m halab.grading``: print the scoreboard; exit 1 unless every exercise passed."""
-    parser = argparse.ArgumentParser(prog="python -m halab.grading", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="grade", choices=["grade", "stubs"],
-                        help="grade (default) or write missing exercise stubs from solutions/")
-    parser.add_argument("--target", default="exercises", help="folder to grade: exercises (default), solutions, or a path")
-    parser.add_argument("--only", action="append", default=[], help="an exercise to grade, e.g. ex01 (repeatable)")
-    parser.add_argument("--force", action="store_true", help="with stubs: overwrite existing exercise files")
+    parser = argparse.ArgumentParser(
+        prog="python -m halab.grading", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="grade",
+        choices=["grade", "stubs"],
+        help="grade (default) or write missing exercise stubs from solutions/",
+    )
+    parser.add_argument(
+        "--target",
+        default="exercises",
+        help="folder to grade: exercises (default), solutions, or a path",
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], help="an exercise to grade, e.g. ex01 (repeatable)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="with stubs: overwrite existing exercise files"
+    )
     args = parser.parse_args(argv)
     if args.command == "stubs":
         for path in write_stubs(force=args.force):

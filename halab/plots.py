@@ -23,16 +23,35 @@ REFERENCE = {"color": "gray", "linestyle": ":", "linewidth": 1.2, "zorder": 2}
 UP_COLOR, DOWN_COLOR = "#4c9a2a", "#c0392b"
 
 
-def figure(nrows: int = 1, ncols: int = 1, *, width: float | None = None, height: float | None = None, **kw):
-    """A new figure of the house size with constrained layout; returns (fig, axes).
+MARGINS = {"left": 0.12, "right": 0.97, "bottom": 0.14, "top": 0.9, "hspace": 0.45, "wspace": 0.3}
+"""Fixed margins (fractions of the figure) that fit the house size; a layout engine such as
+``constrained`` would fit any labels but costs a second full draw on every slider move."""
 
-    Extra keywords go to ``plt.subplots`` (``height_ratios=``, ``sharex=``, ...).
+
+def figure(
+    nrows: int = 1, ncols: int = 1, *, width: float | None = None, height: float | None = None, **kw
+):
+    """A new figure of the house size with the house margins; returns (fig, axes).
+
+    Args:
+        nrows, ncols: the grid of axes.
+        width, height: inches; by default 6 wide and 3.5 tall per row.
+        **kw: passed to ``plt.subplots`` (``height_ratios=``, ``sharex=``, ...); a ``margins``
+            dict overrides entries of :data:`MARGINS`.
     """
-    size = (width or FIGSIZE[0], height or FIGSIZE[1] * nrows)
-    return plt.subplots(nrows, ncols, figsize=size, layout="constrained", **kw)
+    margins = {**MARGINS, **kw.pop("margins", {})}
+    rows_height = height or FIGSIZE[1] * nrows
+    # keep the margins in inches roughly constant when the figure is taller than one row
+    margins["bottom"] = margins["bottom"] * FIGSIZE[1] / rows_height
+    margins["top"] = 1 - (1 - margins["top"]) * FIGSIZE[1] / rows_height
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width or FIGSIZE[0], rows_height), **kw)
+    fig.subplots_adjust(**margins)
+    return fig, axes
 
 
-def decorate(ax, *, title: str = "", xlabel: str = "", ylabel: str = "", legend: bool | None = None, **kw):
+def decorate(
+    ax, *, title: str = "", xlabel: str = "", ylabel: str = "", legend: bool | None = None, **kw
+):
     """Label an axes the house way: title, axis labels, a light grid, a legend when labelled.
 
     Extra keywords are passed to ``ax.set`` (``xlim=``, ``yscale=``, ...).
@@ -59,7 +78,9 @@ def sim_points(ax, x: Sequence[float], y: Sequence[float], *, label: str = "simu
     ax.plot(x, y, label=label, **{**SIMULATION, **kw})
 
 
-def reference(ax, y: float | None = None, *, x: float | None = None, label: str | None = None, **kw):
+def reference(
+    ax, y: float | None = None, *, x: float | None = None, label: str | None = None, **kw
+):
     """A dotted reference level: horizontal at ``y`` or vertical at ``x``."""
     style = {**REFERENCE, **kw}
     if y is not None:
@@ -68,12 +89,38 @@ def reference(ax, y: float | None = None, *, x: float | None = None, label: str 
         ax.axvline(x, label=label, **style)
 
 
-def band(ax, x: Sequence[float], low: Sequence[float], high: Sequence[float], *, label: str | None = None, **kw):
+def band(
+    ax,
+    x: Sequence[float],
+    low: Sequence[float],
+    high: Sequence[float],
+    *,
+    label: str | None = None,
+    **kw,
+):
     """A shaded band, e.g. a 95% confidence band around a theory line."""
-    ax.fill_between(x, low, high, alpha=kw.pop("alpha", 0.18), color=kw.pop("color", "gray"), label=label, lw=0, **kw)
+    ax.fill_between(
+        x,
+        low,
+        high,
+        alpha=kw.pop("alpha", 0.18),
+        color=kw.pop("color", "gray"),
+        label=label,
+        lw=0,
+        **kw,
+    )
 
 
-def up_down(ax, row: float, failures: Sequence[float], repairs: Sequence[float], horizon: float, *, height: float = 0.6, label: str | None = None):
+def up_down(
+    ax,
+    row: float,
+    failures: Sequence[float],
+    repairs: Sequence[float],
+    horizon: float,
+    *,
+    height: float = 0.6,
+    label: str | None = None,
+):
     """One row of an up/down timeline: green while up, red while down, over [0, horizon]."""
     ax.broken_barh([(0, horizon)], (row - height / 2, height), color=UP_COLOR, alpha=0.35)
     spans = [(f, min(r, horizon) - f) for f, r in zip(failures, repairs) if f < horizon]

@@ -70,11 +70,17 @@ def test_common_cause_limits_and_block_model():
     assert av.common_cause(500, 24, 1.0, 3) == pytest.approx(a)
     # beta-factor model as blocks: own failures in parallel, the shared part in series
     own, shared = av.availability(500 / 0.9, 24), av.availability(5000, 24)
-    assert av.common_cause(500, 24, 0.1, 2) == pytest.approx(av.series(av.parallel(own, own), shared))
+    assert av.common_cause(500, 24, 0.1, 2) == pytest.approx(
+        av.series(av.parallel(own, own), shared)
+    )
     # the measured availability of such a system converges to the model (seeded)
     seed = 7
-    sim = av.simulate_system([(500 / 0.9, 24)] * 2 + [(5000, 24)],
-                             lambda up: (up[0] | up[1]) & up[2], horizon=2e7, seed=seed)
+    sim = av.simulate_system(
+        [(500 / 0.9, 24)] * 2 + [(5000, 24)],
+        lambda up: (up[0] | up[1]) & up[2],
+        horizon=2e7,
+        seed=seed,
+    )
     unavail = 1 - av.common_cause(500, 24, 0.1, 2)
     assert 1 - sim == pytest.approx(unavail, rel=0.08), f"seed={seed}"
 
@@ -112,7 +118,9 @@ def test_active_passive():
 @pytest.mark.parametrize("repair", av.REPAIR_DISTRIBUTIONS)
 def test_timeline_converges_to_formula_whatever_the_repair(repair):
     seed = 11
-    runs = av.simulated_availability(200, 10, horizon=2e5, runs=40, repair=repair, repair_cv=0.5, seed=seed)
+    runs = av.simulated_availability(
+        200, 10, horizon=2e5, runs=40, repair=repair, repair_cv=0.5, seed=seed
+    )
     a = av.availability(200, 10)
     low, high = av.availability_band(200, 10, 2e5, repair=repair, repair_cv=0.5)
     assert runs.mean() == pytest.approx(a, abs=(high - low) / 4), f"seed={seed}"
@@ -135,7 +143,9 @@ def test_timeline_is_deterministic_and_consistent():
 def test_simulate_system_structures():
     seed = 2
     a = av.availability(500, 24)
-    got = av.simulate_system([(500, 24)] * 3, lambda up: up.sum(axis=0) >= 2, horizon=5e6, seed=seed)
+    got = av.simulate_system(
+        [(500, 24)] * 3, lambda up: up.sum(axis=0) >= 2, horizon=5e6, seed=seed
+    )
     assert 1 - got == pytest.approx(1 - av.k_of_n(2, 3, a), rel=0.1), f"seed={seed}"
     got = av.simulate_system([(500, 24)] * 2, lambda up: up.all(axis=0), horizon=5e6, seed=seed)
     assert got == pytest.approx(av.series(a, a), abs=3e-3), f"seed={seed}"
@@ -173,3 +183,16 @@ def test_error_budget():
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_downtime_table_and_format():
+    rows = av.downtime_table((0.9, 0.999, 0.99999))
+    for a, year, month, day in rows:
+        assert year == pytest.approx((1 - a) * 8760)
+        assert month == pytest.approx((1 - a) * 720)
+        assert day == pytest.approx((1 - a) * 24)
+    assert av.format_duration(8.76) == "8.76 hours"
+    assert av.format_duration(0.72) == "43.2 minutes"
+    assert av.format_duration(36.5 * 24) == "36.5 days"
+    assert av.format_duration(5.256 / 60) == "5.3 minutes"
+    assert av.format_duration(0.00024) == "0.9 seconds"

@@ -56,13 +56,15 @@ def test_every_exercise_has_solution_grader_and_mutants():
     solutions = sorted(p.stem for p in (ROOT / "solutions").glob("ex*.py"))
     assert solutions == EXERCISES, "solutions/ and tests/exercises/ must name the same exercises"
     for exercise in EXERCISES:
-        assert len(_mutants(exercise)) >= 3, f"{exercise} should keep at least 3 known-wrong answers"
+        assert len(_mutants(exercise)) >= 3, (
+            f"{exercise} should keep at least 3 known-wrong answers"
+        )
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
 def test_solutions_pass(exercise):
     module = _solution(exercise)
-    for name, check in _checks(exercise):
+    for _name, check in _checks(exercise):
         check(module)  # raises, and fails this test, if the solution does not pass
 
 
@@ -70,7 +72,7 @@ def test_solutions_pass(exercise):
 def test_stubs_are_not_attempted(exercise):
     source = (ROOT / "solutions" / f"{exercise}.py").read_text()
     stub = _from_source(grading.make_stub(source), f"_stub_{exercise}")
-    for name, check in _checks(exercise):
+    for _name, check in _checks(exercise):
         with pytest.raises(NotImplementedError):
             check(stub)
 
@@ -123,7 +125,7 @@ def test_exercises_match_solutions(exercise):
 
 def test_make_stub_replaces_only_marked_bodies():
     source = (
-        "import math\n\n\ndef f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n"
+        'import math\n\n\ndef f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n'
         "    return math.sqrt(x)\n    ### END SOLUTION\n\n\nHELPER = 1\n"
     )
     stub = grading.make_stub(source)
@@ -149,7 +151,9 @@ def test_scoreboard_end_to_end(tmp_path):
     stub = grading.make_stub(source)
     first = stub.index("    raise NotImplementedError(")
     (tmp_path / "half").mkdir()
-    (tmp_path / "half" / f"{exercise}.py").write_text(stub[:first] + "    return -1.0\n" + stub[first:])
+    (tmp_path / "half" / f"{exercise}.py").write_text(
+        stub[:first] + "    return -1.0\n" + stub[first:]
+    )
     (result,) = grading.grade(str(tmp_path / "half"), [exercise], root=ROOT)
     assert result.status == "failed" and result.failed >= 1 and result.not_attempted >= 1, result
     assert any("should be" in m for _, m in result.messages), result.messages

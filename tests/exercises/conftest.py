@@ -67,10 +67,14 @@ def pytest_runtest_makereport(item, call):
         return
     if report.when == "call" or report.failed:
         if report.passed:
-            _outcomes.append({"exercise": exercise, "check": item.name, "outcome": "passed", "message": ""})
+            _outcomes.append(
+                {"exercise": exercise, "check": item.name, "outcome": "passed", "message": ""}
+            )
         elif call.excinfo is not None:
             kind, message = describe(call.excinfo)
-            _outcomes.append({"exercise": exercise, "check": item.name, "outcome": kind, "message": message})
+            _outcomes.append(
+                {"exercise": exercise, "check": item.name, "outcome": kind, "message": message}
+            )
             report.longrepr = message
 
 

@@ -45,13 +45,21 @@ def test_downtime_hours(ex):
     got = ex.downtime_hours(0.998, "year")
     assert close(got, 17.52), (
         f"99.8% allows 0.2% of 8760 hours = 17.52 hours a year, got {got!r}"
-        + (" — 43.2 is the minutes a 30-day month allows at 99.9%" if close(got, 43.2, 1e-3) else "")
+        + (
+            " — 43.2 is the minutes a 30-day month allows at 99.9%"
+            if close(got, 43.2, 1e-3)
+            else ""
+        )
     )
     got = ex.downtime_hours(0.999, "month")
-    assert close(got, 0.72), f"99.9% of a 30-day month allows 0.72 hours (43.2 minutes), got {got!r}"
+    assert close(got, 0.72), (
+        f"99.9% of a 30-day month allows 0.72 hours (43.2 minutes), got {got!r}"
+    )
     for period, hours in [("week", 168), ("day", 24)]:
         got = ex.downtime_hours(0.99, period)
-        assert close(got, 0.01 * hours), f"99% of a {period} allows {0.01 * hours:g} hours, got {got!r}"
+        assert close(got, 0.01 * hours), (
+            f"99% of a {period} allows {0.01 * hours:g} hours, got {got!r}"
+        )
 
 
 def test_failure_rate(ex):
@@ -61,4 +69,6 @@ def test_failure_rate(ex):
         f"failures per disk-hour, got {got!r}: divide by the component-hours, not just the hours"
     )
     got = 1 / ex.failure_rate(failures=3, components=1, hours=3000)
-    assert close(got, 1000), f"3 failures in 3000 hours of one part is an MTTF of 1000 hours, got {got!r}"
+    assert close(got, 1000), (
+        f"3 failures in 3000 hours of one part is an MTTF of 1000 hours, got {got!r}"
+    )

@@ -16,7 +16,9 @@ def test_series(ex):
         "up, so multiply the availabilities"
     )
     got = ex.series(0.9, 0.99, 0.999)
-    assert close(got, 0.9 * 0.99 * 0.999), f"series(0.9, 0.99, 0.999) should be 0.890109, got {got!r}"
+    assert close(got, 0.9 * 0.99 * 0.999), (
+        f"series(0.9, 0.99, 0.999) should be 0.890109, got {got!r}"
+    )
     assert close(ex.series(0.95), 0.95), "a single part in series is just that part"
 
 
@@ -56,4 +58,6 @@ def test_shared_rack(ex):
     got = ex.shared_rack(0.9, 0.99, n=3)
     assert close(got, 0.99 * 0.999), f"shared_rack(0.9, 0.99, n=3) should be 0.98901, got {got!r}"
     got = ex.shared_rack(0.99, 1.0, n=2)
-    assert close(got, 0.9999), f"with a perfect rack, two replicas are plain parallel (0.9999), got {got!r}"
+    assert close(got, 0.9999), (
+        f"with a perfect rack, two replicas are plain parallel (0.9999), got {got!r}"
+    )

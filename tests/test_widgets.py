@@ -1,0 +1,90 @@
+"""The slider panels: driven from Python as a learner drives them with a mouse.
+
+Assertions read the figures' data (line heights, marker positions), never pixels.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from halab import availability as av
+from halab import widgets
+
+PANELS = [
+    widgets.timeline_panel,
+    widgets.budget_panel,
+    widgets.structures_panel,
+    widgets.common_cause_panel,
+    widgets.failover_panel,
+]
+
+
+def _line(fig, label_start: str, ax_index: int = -1):
+    ax = fig.axes[ax_index]
+    for line in ax.get_lines():
+        if line.get_label().startswith(label_start):
+            return line.get_xdata(), line.get_ydata()
+    raise AssertionError(
+        f"no line labelled {label_start!r}: {[x.get_label() for x in ax.get_lines()]}"
+    )
+
+
+@pytest.mark.parametrize("factory", PANELS, ids=lambda f: f.__name__)
+def test_every_control_redraws_and_no_figure_leaks(factory):
+    panel = factory()
+    before = plt.get_fignums()
+    for name, control in panel.controls.items():
+        updates = panel.updates
+        if hasattr(control, "options"):
+            options = [o[1] if isinstance(o, tuple) else o for o in control.options]
+            new = options[-1] if control.value != options[-1] else options[0]
+        elif isinstance(control.value, str):
+            new = control.value + ", 1"
+        else:
+            new = control.max if control.value != control.max else control.min
+        panel.set(**{name: new})
+        assert panel.updates == updates + 1, f"moving {name} did not redraw"
+        assert panel.error is None, f"moving {name} to {new!r}: {panel.error}"
+        assert panel.png.startswith(b"\x89PNG"), "the panel shows a PNG"
+    assert plt.get_fignums() == before, "panels must close their figures"
+    with pytest.raises(ValueError, match="no control named"):
+        panel.set(nonsense=1)
+
+
+def test_timeline_theory_line_is_the_formula():
+    panel = widgets.timeline_panel()
+    panel.set(mttf=1000, mttr=50)
+    _, y = _line(panel.figure, "MTTF/(MTTF+MTTR)")
+    assert np.allclose(y, 1000 / 1050)
+
+
+def test_structures_plot_formula_and_simulation_agree():
+    fig = widgets.draw_structures(mttf=500, mttr=24, max_n=3, k=2, seed=0)
+    a = av.availability(500, 24)
+    x, y = _line(fig, "parallel: formula")
+    assert np.allclose(y, [av.nines(av.parallel(*[a] * n)) for n in x])
+    _, sim = _line(fig, "parallel: simulated")
+    assert np.allclose(sim, y, atol=0.25), "the simulation should sit on the formula (seed 0)"
+    plt.close(fig)
+
+
+def test_common_cause_and_failover_lines():
+    fig = widgets.draw_common_cause(mttf=500, mttr=24, beta=0.2, seed=0)
+    x, y = _line(fig, "beta-factor")
+    assert np.allclose(y, [av.nines(av.common_cause(500, 24, 0.2, n)) for n in x])
+    plt.close(fig)
+    fig = widgets.draw_failover(mttf=500, mttr=4, failover_minutes=10, seed=0)
+    x, y = _line(fig, "Markov chain")
+    assert np.allclose(y, [av.nines(av.active_passive(500, 4, m / 60)) for m in x])
+    plt.close(fig)
+
+
+def test_budget_panel_reports_bad_text_instead_of_crashing():
+    panel = widgets.budget_panel()
+    panel.set(incidents="ten minutes")
+    assert "incidents must be minutes" in panel.error
+    panel.set(incidents="10, 50")
+    assert panel.error is None
+    assert "overspent by 16.8 min" in panel.figure.axes[0].get_title()

@@ -1,0 +1,106 @@
+"""Keep the lessons clean: strip outputs, except the cells whose outputs nbval checks.
+
+A cell whose source contains ``# NBVAL_CHECK_OUTPUT`` keeps its outputs (nbval compares them
+in ``--nbval-lax`` mode); every other code cell is committed without outputs or execution count.
+
+    python tools/nbclean.py notebooks/01_availability.ipynb           # strip in place
+    python tools/nbclean.py --execute notebooks/01_availability.ipynb # run, then strip
+    python tools/nbclean.py --check notebooks/*.ipynb                 # exit 1 if not clean
+
+Written here rather than taken from nbstripout because nbstripout keeps outputs by a metadata
+flag, while nbval marks the cells it checks by a comment in the source; one marker is simpler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+MARKER = "# NBVAL_CHECK_OUTPUT"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
+
+
+def checked(cell) -> bool:
+    """Whether nbval compares this cell's outputs."""
+    return cell.cell_type == "code" and MARKER in cell.source
+
+
+def problems(nb) -> list[str]:
+    """What is not clean about a notebook (empty when it is)."""
+    found = []
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+        found.append("no python3 kernelspec")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if checked(cell):
+            if not cell.outputs:
+                found.append(f"cell {i} is marked {MARKER} but has no stored output")
+        elif cell.outputs or cell.execution_count is not None:
+            found.append(f"cell {i} has outputs that nbval does not check")
+    return found
+
+
+def clean(nb):
+    """Strip a notebook in place: outputs of unchecked cells, counts, volatile metadata."""
+    nb.metadata["kernelspec"] = KERNELSPEC
+    nb.metadata["language_info"] = LANGUAGE_INFO
+    for key in ("widgets", "toc", "varInspector"):
+        nb.metadata.pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        if checked(cell):
+            cell.execution_count = 1
+            for output in cell.outputs:
+                if "execution_count" in output:
+                    output["execution_count"] = 1
+                output.pop("metadata", None) if output.get("output_type") == "stream" else None
+        else:
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def execute(nb, folder: Path, timeout: int = 300):
+    """Run every cell in a fresh kernel started in ``folder`` (where the lessons run)."""
+    from nbclient import NotebookClient
+
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    return nb
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument(
+        "--check", action="store_true", help="report, do not change; exit 1 if any is not clean"
+    )
+    parser.add_argument(
+        "--execute", action="store_true", help="run each notebook before stripping it"
+    )
+    args = parser.parse_args(argv)
+    status = 0
+    for path in args.notebooks:
+        nb = nbformat.read(path, as_version=4)
+        if args.check:
+            for problem in problems(nb):
+                print(f"{path}: {problem}")
+                status = 1
+            continue
+        if args.execute:
+            execute(nb, path.resolve().parent)
+        nbformat.write(clean(nb), path)
+        print(f"cleaned {path}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
