@@ -121,21 +121,33 @@ class _Pool:
 
 
 class _ProxyServer(ThreadingHTTPServer):
-    """Tracks its client sockets so that stopping can close idle keep-alive connections."""
+    """Tracks its client sockets and handler threads so that stopping leaves none behind.
+
+    The stdlib joins only non-daemon handler threads on ``server_close()``; these are daemon
+    threads (a forgotten balancer must not keep the interpreter alive), joined here instead.
+    """
 
     daemon_threads = True
-    block_on_close = True  # server_close() joins every handler thread
 
     def __init__(self, balancer: Balancer) -> None:
         self.balancer = balancer
         self._clients: set[socket.socket] = set()
+        self._handlers: set[threading.Thread] = set()
         self._clients_lock = threading.Lock()
         super().__init__((LOOPBACK, 0), _Handler)
 
     def process_request(self, request, client_address):
+        t = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="halab-balancer-conn",
+            daemon=True,
+        )
         with self._clients_lock:
             self._clients.add(request)
-        super().process_request(request, client_address)
+            self._handlers = {h for h in self._handlers if h.is_alive()}
+            self._handlers.add(t)
+        t.start()
 
     def shutdown_request(self, request):
         with self._clients_lock:
@@ -143,11 +155,19 @@ class _ProxyServer(ThreadingHTTPServer):
         super().shutdown_request(request)
 
     def close_clients(self) -> None:
+        """Shut every client connection down, so that idle keep-alive handlers return."""
         with self._clients_lock:
             clients = list(self._clients)
         for sock in clients:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+    def join_handlers(self, timeout: float = 10.0) -> None:
+        with self._clients_lock:
+            handlers = list(self._handlers)
+        deadline = time.monotonic() + timeout
+        for t in handlers:
+            t.join(max(0.0, deadline - time.monotonic()))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -278,7 +298,9 @@ class Balancer:
         for pool in self._pools:
             pool.close_all()
         if server is not None:
-            server.server_close()  # joins the handler threads
+            server.server_close()
+            server.close_clients()  # any that arrived while shutting down
+            server.join_handlers()
         for t in self._threads:
             t.join()
         self._threads = []

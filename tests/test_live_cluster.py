@@ -1,0 +1,206 @@
+"""The lesson's bars on a real cluster: a kill-and-revive drill loses nothing, and the block
+leaves no process, thread or port behind.
+
+Timing bars come from the issue: the killed backend stops receiving traffic within
+``inter * fall + inter`` seconds, and is back in rotation within ``inter * rise`` seconds of
+listening again. ``SLACK`` seconds are allowed on top for thread scheduling on a busy
+two-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from halab.live import LiveCluster, Settings
+from halab.live._proc import LOOPBACK, child_env
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+SLACK = 0.1  # seconds
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is gone for our purposes only once reaped; check /proc where there is one
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        try:
+            return stat.read_text().split(") ")[1][0] != "Z"
+        except (OSError, IndexError):
+            return False
+    return True
+
+
+def test_kill_and_revive_under_load_loses_no_request():
+    s = Settings()  # the lesson's defaults: inter 0.2 s, rise 2, fall 2, retries 2
+    with LiveCluster(backends=3, settings=s) as cluster:
+        drill = cluster.drill(victim=1, rate=100, kill_at=1.0, revive_at=2.5, duration=4.0)
+        status = cluster.status()
+    summary = drill.summary()
+    assert summary["requests"] >= 390, summary
+    assert drill.failed == 0, summary
+    stop_bar = s.inter * s.fall + s.inter
+    assert drill.removed_t is not None and drill.removed_t - drill.kill_t <= stop_bar + SLACK
+    assert drill.last_tried_after_kill - drill.kill_t <= stop_bar + SLACK, summary
+    back_bar = s.inter * s.rise
+    assert drill.readmitted_t is not None, summary
+    assert drill.readmitted_t - drill.revive_t <= back_bar + SLACK, summary
+    assert drill.first_served_after_revive - drill.revive_t <= back_bar + SLACK, summary
+    # no request was tried on the victim between its removal and its readmission
+    tried = drill.load.tried("b1")
+    assert not ((tried > drill.removed_t + 0.01) & (tried < drill.readmitted_t - 0.01)).any()
+    assert [row["in_rotation"] for row in status] == [True, True, True]
+    kinds = [e.kind for e in drill.timeline if e.backend == 1]
+    assert kinds[0] == "kill" and "revive" in kinds and kinds[-1] == "readmitted", kinds
+
+
+def test_health_checks_alone_detect_within_the_bar_but_clients_see_errors():
+    s = Settings(retries=0, consecutive_5xx=None)
+    with LiveCluster(backends=3, settings=s, balancer_process=False) as cluster:
+        drill = cluster.drill(victim=2, rate=100, kill_at=0.8, revive_at=2.0, duration=3.0)
+    assert drill.removed_t - drill.kill_t <= s.inter * s.fall + s.inter + SLACK
+    assert drill.failed > 0
+    bad = [r.start for r in drill.load.records if not r.ok]
+    # every failure falls between the kill and the removal: nothing lost outside that window
+    assert min(bad) >= drill.kill_t - 0.05 and max(bad) <= drill.removed_t + 0.05, bad
+    assert drill.readmitted_t - drill.revive_t <= s.inter * s.rise + SLACK
+
+
+def test_naive_balancer_loses_requests_and_never_readmits():
+    with LiveCluster(backends=3, naive=True, balancer_process=False) as cluster:
+        drill = cluster.drill(victim=0, rate=100, kill_at=0.5, revive_at=1.2, duration=2.0)
+    assert drill.failed >= 1
+    assert drill.readmitted_t is None
+    assert drill.first_served_after_revive is None
+
+
+@pytest.mark.parametrize("how", ["normally", "on an exception", "on KeyboardInterrupt"])
+def test_leaving_the_block_leaves_nothing_behind(how):
+    threads_before = set(threading.enumerate())
+    pids, ports = [], []
+    exc = {
+        "normally": None,
+        "on an exception": RuntimeError,
+        "on KeyboardInterrupt": KeyboardInterrupt,
+    }
+    try:
+        with LiveCluster(backends=2) as cluster:
+            pids = [cluster.pid(i) for i in range(2)] + [cluster._res.balancer_proc.pid]
+            ports = [*cluster.ports, int(cluster.url.rsplit(":", 1)[1])]
+            gen = cluster.load_in_background(rate=50, duration=10.0)
+            time.sleep(0.3)
+            if exc[how] is not None:
+                raise exc[how]("boom")
+            gen.stop()
+    except (RuntimeError, KeyboardInterrupt):
+        gen.stop()  # the load generator is the caller's; stop it as a caller would
+    assert cluster.closed
+    assert [p for p in pids if pid_running(p)] == []
+    assert [p for p in ports if listening(p)] == []
+    leftover = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+    assert leftover == []
+
+
+def test_everything_listens_on_loopback_only():
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("needs Linux /proc/net/tcp")
+    with LiveCluster(backends=2, balancer_process=True) as cluster:
+        ports = [*cluster.ports, int(cluster.url.rsplit(":", 1)[1])]
+        listeners = {}
+        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+            if not Path(path).exists():
+                continue
+            for line in Path(path).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state = fields[1], fields[3]
+                addr, port = local.rsplit(":", 1)
+                if state == "0A":  # LISTEN
+                    listeners.setdefault(int(port, 16), []).append(addr)
+    for port in ports:
+        assert listeners.get(port) == ["0100007F"], (port, listeners.get(port))  # 127.0.0.1
+
+
+def test_children_die_with_their_parent():
+    script = textwrap.dedent(
+        """
+        import json, sys, time
+        from halab.live import LiveCluster
+        cluster = LiveCluster(backends=2).start()
+        pids = [cluster.pid(0), cluster.pid(1), cluster._res.balancer_proc.pid]
+        print(json.dumps(pids), flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, env=child_env(), text=True
+    )
+    try:
+        pids = eval(parent.stdout.readline())  # a JSON list of ints
+        assert all(pid_running(p) for p in pids)
+        parent.send_signal(signal.SIGKILL)  # no atexit, no finalizer: the children must notice
+        parent.wait(5)
+        deadline = time.monotonic() + 3.0
+        while any(pid_running(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [p for p in pids if pid_running(p)] == []
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+
+
+def test_kill_revive_and_faults_through_the_cluster():
+    with LiveCluster(backends=2, balancer_process=False) as cluster:
+        port, pid = cluster.ports[0], cluster.pid(0)
+        assert cluster.kill(0) is True and cluster.kill(0) is False
+        assert not cluster.alive(0) and not listening(port)
+        with pytest.raises(RuntimeError, match="revive it first"):
+            cluster.slow(0, 1.0)
+        assert cluster.revive(0) is True and cluster.revive(0) is False
+        assert cluster.ports[0] == port and listening(port) and cluster.pid(0) != pid
+        cluster.fail(1, 0.5)
+        cluster.slow(1, 0.1)
+        assert cluster.faults(1) == {"backend": "b1", "slow": 0.1, "fail": 0.5, "hang": False}
+        cluster.heal(1)
+        assert cluster.faults(1)["fail"] == 0.0
+        mine = {"start", "kill", "revive", "fail", "slow", "hang", "heal"}
+        kinds = [e.kind for e in cluster.timeline if e.kind in mine]
+        assert kinds == ["start", "kill", "revive", "fail", "slow", "heal"]
+        with pytest.raises(ValueError, match="backend index"):
+            cluster.kill(2)
+        with pytest.raises(ValueError, match="rate"):
+            cluster.fail(1, 1.5)
+    with pytest.raises(RuntimeError, match="not running"):
+        cluster.kill(0)
+
+
+def test_cluster_rejects_bad_input():
+    with pytest.raises(ValueError, match="backends"):
+        LiveCluster(backends=0)
+    with pytest.raises(ValueError, match="unknown policy"):
+        LiveCluster(policy="fastest")
+    with pytest.raises(ValueError, match="unknown option"):
+        LiveCluster(interval=0.2)
+    with pytest.raises(ValueError, match="inter"):
+        LiveCluster(inter=-1)
