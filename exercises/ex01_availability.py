@@ -8,6 +8,7 @@ Vocabulary: *MTTF*, mean time to failure (hours); *MTTR*, mean time to repair (h
 *availability*, the long-run fraction of time up, a float in [0, 1].
 """
 
+import math
 
 HOURS_PER = {"year": 365 * 24, "month": 30 * 24, "week": 7 * 24, "day": 24}
 

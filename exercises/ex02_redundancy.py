@@ -8,6 +8,7 @@ Every availability is a float in [0, 1]; parts fail and are repaired independent
 docstring says otherwise.
 """
 
+import math
 
 
 def series(*a):
