@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from common import Row, at_least, median_seconds
+from common import Row, at_least, below, median_seconds
 
 from halab import balancing
 
@@ -92,6 +92,25 @@ def bench_policies() -> list[Row]:
     for name in balancing.POLICIES:
         seconds = median_seconds(lambda name=name: balancing.simulate(name, seed=0), repeat=3)
         rows.append(Row("balancing simulate 100k", name, seconds * 1000, "ms"))
+    return rows
+
+
+PANEL_BAR_MS = 300
+
+
+def bench_panel() -> list[Row]:
+    """Lesson 03's slider panel: one move of the seed slider at the defaults, re-simulate + PNG."""
+    from halab import widgets
+
+    panel = widgets.balancer_panel()
+    moves = iter(list(range(1, 8)) * 3)
+    seconds = median_seconds(lambda: panel.set(seed=next(moves)), repeat=9)
+    rows = [below("panel balancer_panel", "median update", seconds, PANEL_BAR_MS)]
+    panel.set(policy="least_response_time")
+    seconds = median_seconds(lambda: panel.set(seed=next(moves)), repeat=5)
+    rows.append(
+        Row("panel balancer_panel", "median update, least_response_time", seconds * 1000, "ms")
+    )
     return rows
 
 

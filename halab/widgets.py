@@ -28,6 +28,8 @@ from IPython import get_ipython
 from IPython.display import Image, clear_output, display
 
 from halab import availability as av
+from halab import balancing as bal
+from halab import detection as det
 from halab import plots
 
 RENDER_DPI = 80  # dots per inch of the PNG a panel shows
@@ -493,8 +495,692 @@ def failover_panel() -> Panel:
 
 # --- lesson 03: load balancing ------------------------------------------------------------
 
+LB_POLICIES = list(bal.POLICIES)
+LB_LOADS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+LB_TAIL = 1.0 - np.logspace(np.log10(0.5), -3, 14)  # quantiles drawn as markers, p50 .. p99.9
+
+
+def draw_balancer(
+    *,
+    policy: str = "power_of_two",
+    servers: int = 10,
+    load: float = 0.9,
+    skew: float = 0.0,
+    service: str = "exponential",
+    requests: int = 20_000,
+    seed: int = 0,
+):
+    """One balancer under load: its response-time tail, each server's utilization and queue.
+
+    Top: P(response time > t), simulated (markers, at p50 .. p99.9) beside the closed form where
+    one exists (random: M/M/1 per server; round robin: E_n/M/1 per server; exponential service)
+    and the central queue M/M/c, the bound no dispatcher beats (dotted). Bottom left: how busy
+    each server was. Bottom right: requests at each server over time. The last server runs at
+    speed ``1 - skew``.
+    """
+    speeds = bal.skewed_speeds(servers, skew)
+    result = bal.simulate(
+        policy,
+        servers=servers,
+        load=load,
+        requests=requests,
+        speeds=speeds,
+        service=service,
+        seed=seed,
+    )
+    # Laid out by hand: constrained layout would cost a third of the panel's time budget.
+    fig = plt.figure(figsize=(plots.FIGSIZE[0] * 1.25, plots.FIGSIZE[1] * 1.9))
+    tail, util, queue = fig.subplot_mosaic([["tail", "tail"], ["util", "queue"]]).values()
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.95, bottom=0.08, hspace=0.38, wspace=0.28)
+    times = np.percentile(result.response_times, 100 * LB_TAIL)
+    plots.sim_points(tail, times, 1 - LB_TAIL, label=f"{policy}, simulated", color="C3")
+    grid = np.linspace(0, max(times[-1], 1.0) * 1.05, 200)
+    exponential = service == "exponential"
+    theory = bal.theory_survival(policy, grid, servers=servers, load=load, speeds=speeds)
+    mean_theory = bal.theory_response_time(
+        policy, servers=servers, load=load, speeds=speeds, service=service
+    )
+    if theory is not None and exponential and np.isfinite(mean_theory):
+        plots.theory_line(tail, grid, theory, label=f"{policy}, theory")
+    central = bal.theory_survival("central_queue", grid, servers=servers, load=load, speeds=speeds)
+    if central is not None and exponential:
+        plots.theory_line(
+            tail, grid, central, label="central queue M/M/c (bound)", **plots.REFERENCE
+        )
+    if np.isnan(mean_theory):
+        said = ""
+    elif np.isinf(mean_theory):
+        said = " (theory: no steady state)"
+    elif policy == "power_of_two":
+        said = f" (many-server limit {mean_theory:.3g})"
+    else:
+        said = f" (theory {mean_theory:.3g})"
+    plots.decorate(
+        tail,
+        title=f"{policy}, {servers} servers, load {load:g}: mean {result.mean:.3g}"
+        f"{said}, p99 {result.p99:.3g}",
+        xlabel="response time t (mean service times)",
+        ylabel="P(response time > t)",
+        yscale="log",
+        ylim=(5e-4, 1.05),
+        xlim=(0, grid[-1]),
+    )
+    index = np.arange(servers)
+    colors = ["C0"] * (servers - 1) + (["C3"] if skew > 0 else ["C0"])
+    util.bar(index, result.utilization, color=colors, alpha=0.7, label="simulated")
+    plots.reference(util, load, label=f"load {load:g}")
+    plots.decorate(
+        util,
+        title="utilization per server",
+        xlabel="server",
+        ylabel="busy fraction",
+        ylim=(0, 1.15),
+        legend=False,
+    )
+    util.legend(fontsize=8, frameon=False, loc="upper left", ncols=2)
+    for s in range(servers):
+        slow = skew > 0 and s == servers - 1
+        queue.plot(
+            result.sample_times,
+            result.queue_lengths[s],
+            lw=1.6 if slow else 0.7,
+            color="C3" if slow else "C0",
+            alpha=1.0 if slow else 0.5,
+            label=f"server {s} (speed {speeds[s]:g})" if slow else None,
+        )
+    plots.decorate(
+        queue,
+        title="requests at each server",
+        xlabel="time (mean service times)",
+        ylabel="in queue + in service",
+    )
+    # Speed: no minor ticks on the log axis, and titles at a fixed height (placing them
+    # automatically measures every tick label again).
+    tail.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    for ax in (tail, util, queue):
+        ax.set_title(ax.get_title(), fontsize=11, y=1.0)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6, integer=ax is util))
+    for ax in (util, queue):
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+    return fig
+
+
+def balancer_panel() -> Panel:
+    """Lesson 03: a policy under load; sliders for servers, load, a slow server, service times."""
+    return Panel(
+        draw_balancer,
+        {
+            "policy": choice("power_of_two", LB_POLICIES, "policy"),
+            "servers": int_slider(10, 2, 40, "servers"),
+            "load": slider(0.9, 0.1, 0.98, 0.01, "load ρ"),
+            "skew": slider(0.0, 0.0, 0.9, 0.05, "last server slower by"),
+            "service": choice("exponential", list(bal.SERVICES), "service times"),
+            "seed": int_slider(0, 0, 20, "seed"),
+        },
+    )
+
+
+def draw_policies(
+    *,
+    servers: int = 10,
+    service: str = "exponential",
+    loads=LB_LOADS,
+    requests: int = 30_000,
+    seed: int = 0,
+):
+    """Mean and p99 response time against load for every policy: simulation beside theory.
+
+    Lines are closed forms (random routing: M/G/1 per server; round robin: E_n/M/1; power of
+    two: Mitzenmacher's many-server limit; central queue: M/M/c, the bound); markers are
+    simulations. The y axes are logarithmic.
+    """
+    loads = np.asarray(loads, dtype=float)
+    fine = np.linspace(loads.min(), loads.max(), 40)
+    fig, (mean_ax, p99_ax) = plots.figure(1, 2, width=plots.FIGSIZE[0] * 1.6)
+    for i, name in enumerate(LB_POLICIES):
+        runs = [
+            bal.simulate(
+                name, servers=servers, load=x, requests=requests, service=service, seed=seed
+            )
+            for x in loads
+        ]
+        color = f"C{i}"
+        plots.sim_points(mean_ax, loads, [r.mean for r in runs], label=name, color=color)
+        plots.sim_points(p99_ax, loads, [r.p99 for r in runs], label=name, color=color)
+        for ax, q in ((mean_ax, None), (p99_ax, 0.99)):
+            theory = [
+                bal.theory_response_time(name, servers=servers, load=x, service=service, q=q)
+                for x in fine
+            ]
+            if not np.all(np.isnan(theory)):
+                plots.theory_line(ax, fine, theory, label=None, color=color)
+    exponential = service == "exponential"
+    if exponential:
+        for ax, q in ((mean_ax, None), (p99_ax, 0.99)):
+            bound = [
+                bal.theory_response_time("central_queue", servers=servers, load=x, q=q)
+                for x in fine
+            ]
+            plots.theory_line(ax, fine, bound, label="central queue (bound)", **plots.REFERENCE)
+    plots.decorate(
+        mean_ax,
+        title=f"mean, {servers} servers, {service} service",
+        xlabel="load ρ",
+        ylabel="response time (mean service times)",
+        yscale="log",
+        ylim=(0.9, 200),
+    )
+    plots.decorate(
+        p99_ax,
+        title="99th percentile (lines: theory)",
+        xlabel="load ρ",
+        yscale="log",
+        ylim=(0.9, 1000),
+        legend=False,
+    )
+    return fig
+
+
+def draw_keys_moved(*, max_servers: int = 20, keys: int = 2000, vnodes: int = 100):
+    """Keys that move when one server joins n servers: hash % n against consistent hashing."""
+    ns = np.arange(1, max_servers + 1)
+    fig, ax = plots.figure()
+    for i, method in enumerate(("modulo", "ring", "rendezvous")):
+        moved = [
+            bal.keys_moved(int(n), keys=keys, change="add", method=method, vnodes=vnodes)
+            for n in ns
+        ]
+        plots.sim_points(ax, ns, np.array(moved) / keys, label=f"{method}, measured", color=f"C{i}")
+    plots.theory_line(ax, ns, ns / (ns + 1), label="hash % n: n/(n+1)", color="C0")
+    plots.theory_line(ax, ns, 1 / (ns + 1), label="consistent: 1/(n+1)", color="C1")
+    plots.decorate(
+        ax,
+        title=f"Adding a server to n: share of {keys} keys that move",
+        xlabel="n, servers before",
+        ylabel="fraction of keys moved",
+        ylim=(0, 1),
+    )
+    ax.set_xticks(ns[1::2] if len(ns) > 10 else ns)
+    return fig
+
 
 # --- lesson 04: failure detection ---------------------------------------------------------
+
+FD_DELAY = 0.05  # mean one-way network delay of the lesson's link, seconds
+FD_WINDOW = 60.0  # seconds of heartbeats shown by draw_heartbeats
+FD_SUSPECT = "#c0392b"  # shading of a suspicion
+
+
+def _phi_detector(interval: float, threshold: float, pause: float = 0.0, window: int = 1000):
+    """Akka's φ detector scaled to ``interval``: minimum deviation interval/10 (Akka: 100 ms
+    for 1 s heartbeats), first estimate = interval, ``pause`` of acceptable heartbeat pause."""
+    return det.PhiAccrualDetector(
+        threshold=threshold,
+        max_sample_size=window,
+        min_std_deviation=interval / 10,
+        acceptable_heartbeat_pause=pause,
+        first_heartbeat_estimate=interval,
+    )
+
+
+def _shade(ax, sus, end: float, label: str | None = None) -> None:
+    """Shade each suspicion of ``sus`` (a detection.Suspicions) inside [0, end]."""
+    for i, (a, b) in enumerate(zip(sus.start, sus.stop)):
+        if a < end:
+            ax.axvspan(
+                a, min(b, end), color=FD_SUSPECT, alpha=0.18, lw=0, label=label if i == 0 else None
+            )
+
+
+def _outcome(sus, crash_at: float, end: float) -> tuple[int, float | None]:
+    """(wrong suspicions, detection time) of a run that crashed at ``crash_at``."""
+    wrong = int(np.sum(sus.stop < end) + np.sum((sus.start < crash_at) & (sus.stop >= end)))
+    final = sus.deadlines[-1] if len(sus.deadlines) else np.inf
+    return wrong, (max(0.0, final - crash_at) if final <= end else None)
+
+
+def draw_heartbeats(
+    *,
+    interval: float = 1.0,
+    loss: float = 0.05,
+    jitter: float = 0.05,
+    k: int = 3,
+    threshold: float = 8.0,
+    crash_at: float = 45.0,
+    seed: int = 0,
+):
+    """A minute of heartbeats, what a fixed timeout and φ make of them, and a crash.
+
+    Top: seconds since the last heartbeat arrived (the sawtooth) against the k-missed timeout
+    (k + ½)·interval. Bottom: φ against its threshold. Shaded: suspicion. Ticks at the bottom
+    of each axes: arrivals. The link has a lognormal delay, mean 50 ms, standard deviation
+    ``jitter``; each heartbeat is lost with probability ``loss``; p crashes at ``crash_at``.
+    """
+    run = det.simulate_heartbeats(
+        interval=interval,
+        duration=FD_WINDOW,
+        delay=FD_DELAY,
+        jitter=jitter,
+        dist="lognormal",
+        loss=loss,
+        crash_at=crash_at,
+        seed=seed,
+    )
+    fixed = det.FixedTimeoutDetector.k_missed(k, interval)
+    phi_fd = _phi_detector(interval, threshold)
+    t = np.linspace(0.0, FD_WINDOW, 1201)
+    fig, (top, bottom) = plots.figure(2, 1, height=5.4, sharex=True)
+    for ax, detector, name in ((top, fixed, "fixed timeout"), (bottom, phi_fd, "φ")):
+        sus = det.replay(detector, run.arrivals)
+        _shade(ax, sus, FD_WINDOW, label="suspected")
+        wrong, td = _outcome(sus, crash_at, FD_WINDOW)
+        level = det.timeline(detector, run.arrivals, t)
+        if detector is fixed:
+            plots.theory_line(
+                ax,
+                t,
+                level * fixed.timeout,
+                label="since last heartbeat",
+                color="C0",
+                linewidth=1.2,
+            )
+            plots.reference(ax, fixed.timeout, label=f"timeout {fixed.timeout:.2g} s", color="k")
+            ylim = (0, 1.6 * fixed.timeout)
+        else:
+            shown = np.minimum(level, 3 * threshold)
+            plots.theory_line(ax, t, shown, label="φ", color="C1", linewidth=1.2)
+            plots.reference(ax, threshold, label=f"threshold {threshold:g}", color="k")
+            ylim = (0, 2 * threshold)
+        ax.plot(
+            run.arrivals,
+            np.full(len(run.arrivals), ylim[1] * 0.03),
+            "|",
+            color="0.3",
+            markersize=6,
+            label="arrivals",
+        )
+        plots.reference(ax, x=crash_at, label="crash", color=FD_SUSPECT)
+        detected = "not within the window" if td is None else f"{td:.2f} s after the crash"
+        plots.decorate(
+            ax,
+            title=f"{name}: {wrong} wrong suspicion(s), crash detected {detected}",
+            ylabel="seconds" if detector is fixed else "φ",
+            ylim=ylim,
+            xlim=(0, FD_WINDOW),
+        )
+    bottom.set_xlabel("time (s)")
+    return fig
+
+
+def heartbeats_panel() -> Panel:
+    """Lesson 04: interval, loss, jitter, the timeout and the φ threshold on a minute of beats."""
+    return Panel(
+        draw_heartbeats,
+        {
+            "interval": slider(1.0, 0.2, 3.0, 0.1, "interval (s)"),
+            "loss": slider(0.05, 0.0, 0.5, 0.01, "loss"),
+            "jitter": slider(0.05, 0.0, 0.5, 0.01, "jitter (s)"),
+            "k": int_slider(3, 1, 8, "k missed"),
+            "threshold": slider(8.0, 0.5, 16.0, 0.5, "φ threshold"),
+            "seed": int_slider(0, 0, 20, "seed"),
+        },
+    )
+
+
+def draw_qos(
+    *,
+    interval: float = 1.0,
+    loss: float = 0.1,
+    delay: float = FD_DELAY,
+    beats: int = 20_000,
+    seed: int = 0,
+):
+    """The k-missed detector's QoS: closed forms (lines) beside a simulation (markers).
+
+    Left: wrong suspicions per hour. Right: mean detection time and its upper bound T + d.
+    Constant delay ``delay``, independent loss; ``beats`` heartbeats are simulated and
+    200 crash times tried for each k.
+    """
+    ks = np.arange(1, 9)
+    run = det.simulate_heartbeats(
+        interval=interval, duration=beats * interval, delay=delay, loss=loss, seed=seed
+    )
+    detectors = [det.FixedTimeoutDetector.k_missed(int(k), interval) for k in ks]
+    got = det.sweep(run, detectors, crashes=200, seed=seed)
+    theory = [det.k_missed_qos(interval, d.timeout, delay, loss) for d in detectors]
+    fig, (left, right) = plots.figure(1, 2, width=8.0)
+    positive = lambda v: np.where(np.asarray(v) > 0, v, np.nan)  # noqa: E731 (log axis)
+    plots.theory_line(
+        left, ks, positive([q.mistakes_per_hour for q in theory]), label="closed form"
+    )
+    plots.sim_points(
+        left,
+        ks,
+        positive([q.mistakes_per_hour for q in got]),
+        label=f"simulated, {beats * interval / 3600:.3g} h",
+    )
+    plots.decorate(
+        left,
+        title=f"Wrong suspicions, loss {loss:.0%}",
+        xlabel="k, missed beats",
+        ylabel="per hour",
+        yscale="log",
+    )
+    plots.theory_line(right, ks, [q.detection_time for q in theory], label="E(T_D), closed form")
+    plots.sim_points(right, ks, [q.detection_time for q in got], label="mean T_D, simulated")
+    plots.theory_line(
+        right,
+        ks,
+        [q.detection_time_max for q in theory],
+        label="max T_D = T + d",
+        linestyle=":",
+        color="gray",
+    )
+    plots.decorate(
+        right,
+        title=f"Detection time, interval {interval:g} s",
+        xlabel="k, missed beats",
+        ylabel="seconds",
+    )
+    return fig
+
+
+def qos_panel() -> Panel:
+    """Lesson 04: loss and interval against the k-missed detector's QoS."""
+    return Panel(
+        draw_qos,
+        {
+            "loss": slider(0.1, 0.0, 0.5, 0.01, "loss"),
+            "interval": slider(1.0, 0.2, 3.0, 0.1, "interval (s)"),
+            "seed": int_slider(0, 0, 20, "seed"),
+        },
+    )
+
+
+FD_TIMEOUTS = (1.25, 1.5, 1.75, 2.25, 2.5, 2.75, 3.5, 4.5, 5.5, 7.5)  # × interval, no ties
+FD_THRESHOLDS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0)
+
+
+def draw_tradeoff(
+    *,
+    loss: float = 0.01,
+    jitter: float = 0.1,
+    interval: float = 1.0,
+    beats: int = 6000,
+    seed: int = 0,
+):
+    """Detection time against wrong suspicions per hour: fixed timeouts and φ thresholds.
+
+    Each marker is one setting measured on the same simulated link (lognormal delay, mean
+    50 ms, standard deviation ``jitter``; loss ``loss``). The line is the closed form of the
+    fixed timeout for a constant delay: the gap between it and the fixed-timeout markers is
+    what the jitter costs. Lower left is better. Settings that made no mistake are drawn on
+    the bottom edge.
+    """
+    run = det.simulate_heartbeats(
+        interval=interval,
+        duration=beats * interval,
+        delay=FD_DELAY,
+        jitter=jitter,
+        dist="lognormal",
+        loss=loss,
+        seed=seed,
+    )
+    hours = beats * interval / 3600
+    floor = 0.5 / hours  # where "none seen" is drawn: half of one mistake in the run
+    fixed = det.sweep(run, [det.FixedTimeoutDetector(m * interval) for m in FD_TIMEOUTS])
+    phis = det.sweep(run, [_phi_detector(interval, th) for th in FD_THRESHOLDS])
+    theory = [det.k_missed_qos(interval, m * interval, FD_DELAY, loss) for m in FD_TIMEOUTS]
+    fig, ax = plots.figure()
+    plots.theory_line(
+        ax,
+        [q.detection_time for q in theory],
+        [max(q.mistakes_per_hour, floor) for q in theory],
+        label="fixed, closed form (no jitter)",
+        color="C0",
+        linestyle="--",
+    )
+    for qs, name, color in ((fixed, "fixed timeout", "C0"), (phis, "φ accrual", "C1")):
+        plots.sim_points(
+            ax,
+            [q.detection_time for q in qs],
+            [max(q.mistakes_per_hour, floor) for q in qs],
+            label=name,
+            color=color,
+        )
+    plots.reference(ax, floor, label="none seen in the run")
+    plots.decorate(
+        ax,
+        title=f"The trade-off: jitter {jitter:g} s, loss {loss:.0%}, {hours:.3g} h simulated",
+        xlabel="mean detection time (s)",
+        ylabel="wrong suspicions per hour",
+        yscale="log",
+    )
+    return fig
+
+
+def tradeoff_panel() -> Panel:
+    """Lesson 04: the detection-time / mistake-rate curve under different networks."""
+    return Panel(
+        draw_tradeoff,
+        {
+            "jitter": slider(0.1, 0.0, 0.5, 0.01, "jitter (s)"),
+            "loss": slider(0.01, 0.0, 0.3, 0.01, "loss"),
+            "seed": int_slider(0, 0, 20, "seed"),
+        },
+    )
+
+
+def draw_adaptation(
+    *,
+    jitter_after: float = 0.25,
+    k: int = 1,
+    threshold: float = 8.0,
+    window: int = 1000,
+    seed: int = 0,
+):
+    """A link that turns noisy after 10 minutes: the fixed timeout stays, φ stretches.
+
+    Grey dots: the gap between consecutive heartbeats (1 s beats, normal delay of mean
+    0.5 s, standard deviation 5 ms, then ``jitter_after``). Lines: how long each detector
+    would now wait after a heartbeat before suspecting. Ticks at the top: wrong suspicions.
+    """
+    change, end = 600.0, 1800.0
+    run = det.simulate_heartbeats(
+        interval=1.0,
+        duration=end,
+        delay=0.5,
+        jitter=0.005,
+        jitter_changes=[(change, jitter_after)],
+        seed=seed,
+    )
+    fixed = det.FixedTimeoutDetector.k_missed(k, 1.0)
+    phi_fd = _phi_detector(1.0, threshold, window=window)
+    fig, ax = plots.figure()
+    minutes = run.arrivals / 60
+    gaps = np.diff(run.arrivals)
+    ax.plot(minutes[1:], gaps, ".", color="0.6", markersize=2, label="gap between heartbeats")
+    counts = []
+    top = max(float(gaps.max()), fixed.timeout) * 1.15
+    for d, name, color, row in ((fixed, "fixed", "C0", 0.97), (phi_fd, "φ", "C1", 0.92)):
+        sus = det.replay(d, run.arrivals)
+        waits = sus.deadlines - run.arrivals
+        plots.theory_line(
+            ax, minutes, waits, label=f"{name}: wait before suspecting", color=color, linewidth=1.4
+        )
+        inside = sus.start < end
+        ax.plot(
+            sus.start[inside] / 60,
+            np.full(int(inside.sum()), top * row),
+            "|",
+            color=color,
+            markersize=8,
+        )
+        counts.append(int(np.sum(inside & (sus.start >= change))))
+    plots.reference(ax, x=change / 60, label="link turns noisy")
+    plots.decorate(
+        ax,
+        title=f"After the change: fixed {counts[0]}, φ {counts[1]} wrong suspicions (ticks)",
+        xlabel="time (min)",
+        ylabel="seconds",
+        ylim=(0, top),
+    )
+    return fig
+
+
+def adaptation_panel() -> Panel:
+    """Lesson 04: how the φ detector adapts to a noisier link, and how fast."""
+    return Panel(
+        draw_adaptation,
+        {
+            "jitter_after": slider(0.25, 0.0, 0.4, 0.01, "jitter after (s)"),
+            "k": int_slider(1, 1, 5, "k missed"),
+            "threshold": slider(8.0, 1.0, 16.0, 0.5, "φ threshold"),
+            "window": int_slider(1000, 50, 1000, "φ window", step=50),
+            "seed": int_slider(0, 0, 20, "seed"),
+        },
+    )
+
+
+def draw_gc_pause(
+    *,
+    pause: float = 4.0,
+    acceptable_pause: float = 3.0,
+    threshold: float = 8.0,
+    k: int = 3,
+    seed: int = 0,
+):
+    """One long stall of the sender (a stop-the-world garbage collection) at t = 60.3 s.
+
+    Top: seconds since the last heartbeat against the k-missed timeout. Bottom: φ with no
+    acceptable pause and with ``acceptable_pause`` (Akka's ``acceptable-heartbeat-pause``),
+    against the threshold. Shaded: suspicion (top: fixed; bottom: φ without the pause).
+    """
+    start, end = 60.3, 120.0
+    run = det.simulate_heartbeats(
+        interval=1.0, duration=end, delay=FD_DELAY, jitter=0.01, pauses=[(start, pause)], seed=seed
+    )
+    t = np.linspace(0, end, 1201)
+    fixed = det.FixedTimeoutDetector.k_missed(k, 1.0)
+    plain = _phi_detector(1.0, threshold)
+    lenient = _phi_detector(1.0, threshold, pause=acceptable_pause)
+    fig, (top, bottom) = plots.figure(2, 1, height=5.4, sharex=True)
+    sus = det.replay(fixed, run.arrivals)
+    _shade(top, sus, end, label="suspected")
+    plots.theory_line(
+        top,
+        t,
+        det.timeline(fixed, run.arrivals, t) * fixed.timeout,
+        label="since last heartbeat",
+        color="C0",
+        linewidth=1.2,
+    )
+    plots.reference(top, fixed.timeout, label=f"timeout {fixed.timeout:g} s", color="k")
+    plots.decorate(
+        top,
+        title=f"A {pause:g} s stall: the fixed timeout suspected "
+        f"{int(np.sum(sus.start < end))} time(s)",
+        ylabel="seconds",
+        ylim=(0, max(pause + 1.5, fixed.timeout) * 1.2),
+    )
+    results = []
+    for d, name, color in (
+        (plain, "φ, no pause", "C1"),
+        (lenient, f"φ, pause {acceptable_pause:g} s", "C2"),
+    ):
+        s = det.replay(d, run.arrivals)
+        if d is plain:
+            _shade(bottom, s, end, label="suspected (no pause)")
+        plots.theory_line(
+            bottom,
+            t,
+            np.minimum(det.timeline(d, run.arrivals, t), 3 * threshold),
+            label=name,
+            color=color,
+            linewidth=1.2,
+        )
+        results.append(int(np.sum(s.start < end)))
+    plots.reference(bottom, threshold, label=f"threshold {threshold:g}", color="k")
+    for ax in (top, bottom):
+        plots.reference(ax, x=start, color="gray")
+    plots.decorate(
+        bottom,
+        title=f"φ suspected {results[0]} time(s) without the pause, {results[1]} with it",
+        xlabel="time (s)",
+        ylabel="φ",
+        ylim=(0, 2 * threshold),
+        xlim=(0, end),
+    )
+    return fig
+
+
+def gc_pause_panel() -> Panel:
+    """Lesson 04: a garbage-collection stall against the timeout and φ's acceptable pause."""
+    return Panel(
+        draw_gc_pause,
+        {
+            "pause": slider(4.0, 0.0, 10.0, 0.5, "stall (s)"),
+            "acceptable_pause": slider(3.0, 0.0, 10.0, 0.5, "acceptable pause (s)"),
+            "threshold": slider(8.0, 1.0, 16.0, 0.5, "φ threshold"),
+            "k": int_slider(3, 1, 10, "k missed"),
+        },
+    )
+
+
+def draw_settings(
+    *,
+    inter: float = 2.0,
+    fall: int = 3,
+    period_seconds: int = 10,
+    failure_threshold: int = 3,
+    tick_time: float = 2.0,
+    session_timeout: float = 40.0,
+):
+    """Real settings, read as detection times: best to worst case of four systems.
+
+    HAProxy (inter, fall; check timeout = inter), a Kubernetes probe (periodSeconds,
+    failureThreshold, timeoutSeconds 1), ZooKeeper (tickTime, the session timeout asked for)
+    and Akka Cluster's φ defaults. Each bar runs from the best case to the worst.
+    """
+    rows = [
+        det.haproxy_detection(inter=inter, fall=fall),
+        det.kubernetes_detection(
+            period_seconds=period_seconds, failure_threshold=failure_threshold
+        ),
+        det.zookeeper_detection(tick_time=tick_time, session_timeout=session_timeout),
+        det.akka_detection(),
+    ]
+    fig, ax = plots.figure()
+    y = np.arange(len(rows))[::-1]
+    for yi, s, color in zip(y, rows, ("C0", "C1", "C2", "C3")):
+        ax.barh(
+            yi, s.worst_case - s.best_case, left=s.best_case, height=0.5, color=color, alpha=0.7
+        )
+        ax.text(s.worst_case, yi, f"  {s.worst_case:.3g} s", va="center", fontsize=9)
+    ax.set_yticks(y, [s.system for s in rows])
+    right = max(s.worst_case for s in rows) * 1.25
+    plots.decorate(
+        ax,
+        title="From failure to detection: best case to worst case",
+        xlabel="seconds",
+        xlim=(0, right),
+    )
+    return fig
+
+
+def settings_panel() -> Panel:
+    """Lesson 04: the calculator, HAProxy, Kubernetes and ZooKeeper settings side by side."""
+    return Panel(
+        draw_settings,
+        {
+            "inter": slider(2.0, 0.5, 30.0, 0.5, "HAProxy inter (s)"),
+            "fall": int_slider(3, 1, 10, "HAProxy fall"),
+            "period_seconds": int_slider(10, 1, 60, "k8s periodSeconds"),
+            "failure_threshold": int_slider(3, 1, 10, "k8s failureThreshold"),
+            "tick_time": slider(2.0, 0.5, 10.0, 0.5, "ZK tickTime (s)"),
+            "session_timeout": slider(40.0, 1.0, 200.0, 1.0, "ZK session timeout (s)"),
+        },
+    )
 
 
 # --- lesson 05: leader election -----------------------------------------------------------
@@ -504,6 +1190,246 @@ def failover_panel() -> Panel:
 
 
 # --- lesson 07: replication ---------------------------------------------------------------
+
+REP_LAGS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2)  # seconds, the lags drawn as markers
+REP_FAILOVER = {"crash_at": 1.5, "detection": 0.4, "promotion": 0.2, "timeout": 0.3}
+REP_PARTITION_AT = 1.0  # seconds: when the primary loses its backups, if partition is on
+REP_TIMES = (0.0, 0.01, 0.02, 0.04, 0.06, 0.09, 0.13, 0.2)  # seconds after a write
+
+
+_REP_CACHE: dict[tuple, np.ndarray] = {}  # results of a pure function, by its arguments
+
+
+def _lost_by_lag(rate: float, runs: int, seed: int) -> np.ndarray:
+    """``replication.lost_writes_vs_lag`` over ``REP_LAGS``, remembered (it is pure)."""
+    from halab import replication as rep
+
+    key = (rate, runs, seed)
+    if key not in _REP_CACHE:
+        if len(_REP_CACHE) > 64:
+            _REP_CACHE.clear()
+        _REP_CACHE[key] = rep.lost_writes_vs_lag(REP_LAGS, rate=rate, runs=runs, seed=seed)
+    return _REP_CACHE[key]
+
+
+def draw_replication(
+    *,
+    mode: str = "async",
+    lag: float = 0.05,
+    partition: bool = False,
+    rate: float = 100.0,
+    runs: int = 8,
+    seed: int = 0,
+):
+    """One failover as a timeline (top), and writes lost per failover against the lag (bottom).
+
+    Top: each server's row; a tick for each write it holds (the primary's acknowledged writes
+    in black, those the promoted backup never got as red crosses, the new primary's writes in
+    green), the crash, the detection and the promotion. Bottom: the mean writes lost by an
+    asynchronous primary over ``runs`` failovers at each lag (markers, ± one standard error)
+    beside ``rate × lag`` (line); the dotted line marks the chosen lag.
+    """
+    from halab import replication as rep
+
+    partition_at = REP_PARTITION_AT if partition else None
+    res = rep.simulate_failover(
+        mode, lag=lag, rate=rate, partition_at=partition_at, seed=seed, **REP_FAILOVER
+    )
+    fig, (top, bottom) = plots.figure(2, 1, width=8.0, height=6.5, height_ratios=[1.2, 1])
+    rows = {"primary": 2, "backup1": 1, "backup2": 0}
+    lost = set(res.lost_ids.tolist())
+    acked = {"kept": [], "lost": []}
+    received: dict[str, list[float]] = {"backup1": [], "backup2": []}
+    new_primary: list[float] = []
+    for record in res.records:
+        if record.kind == "ack" and record.node == "primary":
+            acked["lost" if record.detail in lost else "kept"].append(record.time)
+        elif record.kind == "ack":
+            new_primary.append(record.time)
+        elif record.kind == "receive" and record.time <= res.promoted_at:
+            received[record.node].append(record.time)
+    tick = {"marker": "|", "linestyle": "none", "markersize": 9}
+    top.plot(acked["kept"], [2] * len(acked["kept"]), color="black", label="acknowledged", **tick)
+    top.plot(
+        acked["lost"],
+        [2] * len(acked["lost"]),
+        color=plots.DOWN_COLOR,
+        marker="x",
+        linestyle="none",
+        label="acknowledged, then lost",
+    )
+    for name, times in received.items():
+        top.plot(times, [rows[name]] * len(times), color="gray", **tick)
+    top.plot(
+        new_primary,
+        [rows[res.promoted]] * len(new_primary),
+        color=plots.UP_COLOR,
+        label=f"{res.promoted} as primary",
+        **tick,
+    )
+    events = [(res.crash_at, "crash", plots.DOWN_COLOR), (res.detected_at, "detected", "orange")]
+    events.append((res.promoted_at, "promoted", plots.UP_COLOR))
+    if res.fallback_at is not None:
+        events.append((res.fallback_at, "semi-sync off", "purple"))
+    for x, label, color in events:
+        top.axvline(x, color=color, linestyle="--", linewidth=1.2, label=label)
+    if partition_at is not None:
+        top.axvspan(partition_at, res.crash_at, color="gray", alpha=0.15, label="partition")
+    top.set_yticks(list(rows.values()), list(rows))
+    plots.decorate(
+        top,
+        title=(
+            f"{mode}: {res.lost} acknowledged writes lost, "
+            f"RPO {res.recovery_point * 1000:.0f} ms, RTO {res.recovery_time:.1f} s"
+        ),
+        xlabel="time (s)",
+        xlim=(0.8, res.promoted_at + 0.3),
+        ylim=(-0.6, 2.6),
+        legend=False,
+    )
+    top.legend(fontsize=7, frameon=False, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+
+    table = np.array(_lost_by_lag(float(rate), int(runs), int(seed)), dtype=float)
+    lags = np.array(REP_LAGS)
+    dense = np.linspace(0, lags[-1], 50)
+    plots.theory_line(bottom, dense * 1000, rate * dense, label=f"λ·L, λ = {rate:g} writes/s")
+    error = table.std(axis=1, ddof=1) / np.sqrt(table.shape[1]) if runs > 1 else None
+    bottom.errorbar(
+        lags * 1000,
+        table.mean(axis=1),
+        yerr=error,
+        label=f"simulated, mean of {runs} failovers",
+        **{**plots.SIMULATION, "capsize": 2},
+    )
+    plots.reference(bottom, x=lag * 1000, label=f"lag {lag * 1000:.0f} ms")
+    plots.decorate(
+        bottom,
+        title="Asynchronous replication: writes lost per failover",
+        xlabel="replication lag L (ms)",
+        ylabel="acknowledged writes lost",
+    )
+    return fig
+
+
+def replication_panel() -> Panel:
+    """Lesson 07: the replication mode, the lag and a partition, against one failover."""
+    return Panel(
+        draw_replication,
+        {
+            "mode": choice("async", ["sync", "semisync", "async"], "mode"),
+            "lag": slider(0.05, 0.0, 0.2, 0.005, "lag (s)"),
+            "partition": w.Checkbox(value=False, description="partition at 1.0 s"),
+            "rate": slider(100, 20, 400, 10, "writes/s"),
+            "seed": int_slider(0, 0, 20, "seed"),
+        },
+    )
+
+
+def draw_quorum(
+    *,
+    n: int = 3,
+    r: int = 1,
+    w: int = 1,
+    partition: bool = False,
+    propagation: float = 0.05,
+    trials: int = 400,
+    seed: int = 0,
+):
+    """Stale reads against the time since a write (left); a partition's two sides (right).
+
+    Left: the chance that a read of ``r`` of ``n`` replicas misses a write acknowledged by
+    ``w`` of them, ``t`` seconds later (line: ``C(n-w, r)/C(n, r)·exp(-r·t/τ)``; markers: a
+    simulation of ``trials`` writes). Right: the share of writes and reads that complete on
+    each side (bars, simulated) beside what the quorum sizes allow (diamonds), and the share
+    of stale reads, while the first ``n // 2`` replicas are cut off (or with no partition).
+    """
+    from halab import replication as rep
+
+    rep.read_your_writes(n, r, w)  # checks 1 <= r, w <= n
+    fig, (left, right) = plots.figure(1, 2, width=10.0, height=3.8)
+    dense = np.linspace(0, REP_TIMES[-1], 80)
+    theory = [rep.stale_read_probability(n, r, w, t, propagation=propagation) for t in dense]
+    sim = rep.staleness_curve(n, r, w, REP_TIMES, propagation=propagation, trials=trials, seed=seed)
+    plots.theory_line(left, dense * 1000, theory, label="C(N−W,R)/C(N,R)·exp(−R·t/τ)")
+    plots.sim_points(left, np.array(REP_TIMES) * 1000, sim, label=f"simulated, {trials} writes")
+    strict = "R + W > N: never stale" if r + w > n else "R + W ≤ N: may be stale"
+    plots.decorate(
+        left,
+        title=f"N = {n}, R = {r}, W = {w} ({strict})",
+        xlabel="time since the write was acknowledged (ms)",
+        ylabel="P(stale read)",
+        ylim=(-0.02, 1.02),
+    )
+
+    minority = max(1, n // 2)
+    window = (1.0, 2.0)
+    res = rep.simulate_quorum(
+        n,
+        r,
+        w,
+        duration=3.0,
+        partition=window if partition else None,
+        minority=minority,
+        jitter=0.005,
+        seed=seed,
+    )
+    sides = rep.partition_sides(n, r, w, minority) if partition else None
+    labels, bars, allowed = [], [], []
+    for side in ("majority", "minority"):
+        for kind in ("write", "read"):
+            labels.append(f"{side}\n{kind}s")
+            bars.append(res.availability(kind, side, during=partition))
+            if sides is None:
+                allowed.append(1.0)
+            else:
+                allowed.append(float(getattr(sides[side], f"can_{kind}")))
+    x = np.arange(len(labels))
+    right.bar(x - 0.2, bars, width=0.4, color=plots.UP_COLOR, alpha=0.8, label="completed")
+    stale = []
+    for side in ("majority", "minority"):
+        mask = res.read_ok & (res.read_side == side)
+        if partition:
+            mask &= (res.read_start >= window[0]) & (res.read_start < window[1])
+        share = float(res.stale[mask].mean()) if mask.any() else 0.0
+        stale += [np.nan, share]
+    right.bar(
+        x + 0.2,
+        np.nan_to_num(stale),
+        width=0.4,
+        color=plots.DOWN_COLOR,
+        alpha=0.8,
+        label="stale reads",
+    )
+    right.plot(x - 0.2, allowed, "D", color="black", label="quorum allows")
+    right.set_xticks(x, labels, fontsize=8)
+    when = (
+        f"partition {window[0]:g}–{window[1]:g} s, {minority} of {n} cut off"
+        if partition
+        else ("no partition")
+    )
+    plots.decorate(right, title=when, ylabel="share of operations", ylim=(0, 1.08))
+    return fig
+
+
+def quorum_panel() -> Panel:
+    """Lesson 07: N, R, W and a partition against stale reads and what each side can do."""
+    n, r, w_ = int_slider(3, 2, 7, "N"), int_slider(1, 1, 3, "R"), int_slider(1, 1, 3, "W")
+
+    def limit(change) -> None:  # R and W can never exceed N
+        r.max = w_.max = change["new"]
+
+    n.observe(limit, names="value")
+    return Panel(
+        draw_quorum,
+        {
+            "n": n,
+            "r": r,
+            "w": w_,
+            "partition": w.Checkbox(value=False, description="partition"),
+            "propagation": slider(0.05, 0.01, 0.2, 0.01, "anti-entropy τ (s)"),
+            "seed": int_slider(0, 0, 20, "seed"),
+        },
+    )
 
 
 # --- lesson 08: automatic recovery --------------------------------------------------------

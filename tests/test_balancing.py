@@ -641,3 +641,90 @@ def test_theory_survival_agrees_with_the_percentiles(policy, speeds):
         assert tail == pytest.approx(1 - q, rel=1e-8), (policy, q)
     assert b.theory_survival("least_connections", 1.0) is None
     assert b.theory_survival("round_robin", [0.0, 5.0], speeds=[1] * 9 + [0.5])[1] == 1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Lesson 03's figures and panel (halab.widgets, lesson 03 section)
+
+
+def _labelled(ax, start):
+    for line in ax.get_lines():
+        if line.get_label().startswith(start):
+            return np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    raise AssertionError(f"no line labelled {start!r}: {[x.get_label() for x in ax.get_lines()]}")
+
+
+def test_balancer_panel_every_control_redraws_without_leaking_figures():
+    widgets = pytest.importorskip("halab.widgets")
+    import matplotlib.pyplot as plt
+
+    panel = widgets.balancer_panel()
+    before = plt.get_fignums()
+    moves = {
+        "policy": "least_connections",
+        "servers": 4,
+        "load": 0.5,
+        "skew": 0.5,
+        "service": "lognormal",
+        "seed": 3,
+    }
+    assert set(moves) == set(panel.controls)
+    for name, value in moves.items():
+        updates = panel.updates
+        panel.set(**{name: value})
+        assert panel.updates == updates + 1 and panel.error is None, (name, panel.error)
+        assert panel.png.startswith(b"\x89PNG")
+    assert plt.get_fignums() == before
+
+
+def test_balancer_figure_draws_theory_where_it_exists():
+    widgets = pytest.importorskip("halab.widgets")
+    fig = widgets.draw_balancer(policy="random", servers=5, load=0.7, requests=4000, seed=1)
+    tail = fig.axes[0]
+    x, y = _labelled(tail, "random, theory")
+    assert np.allclose(y, b.theory_survival("random", x, servers=5, load=0.7))
+    x, y = _labelled(tail, "central queue")
+    assert np.allclose(y, b.theory_survival("central_queue", x, servers=5, load=0.7))
+    # The markers are the simulated run's quantiles, at P(T > t) = 1 - q.
+    r = b.simulate("random", servers=5, load=0.7, requests=4000, seed=1)
+    x, y = _labelled(tail, "random, simulated")
+    assert np.allclose(x, np.percentile(r.response_times, 100 * (1 - y)))
+    assert "theory 3.33" in tail.get_title()
+
+
+def test_balancer_figure_shows_the_overloaded_slow_server():
+    widgets = pytest.importorskip("halab.widgets")
+    fig = widgets.draw_balancer(policy="round_robin", load=0.9, skew=0.5, requests=20_000)
+    tail, util, queue = fig.axes
+    assert "no steady state" in tail.get_title()
+    assert not [ln for ln in tail.get_lines() if ln.get_label() == "round_robin, theory"]
+    heights = [bar.get_height() for bar in util.patches]
+    assert heights[-1] > 0.99 and max(heights[:-1]) < 0.95, heights
+    _, slow = _labelled(queue, "server 9")
+    assert slow[-1] > 100, "the slow server's queue should grow through the run"
+
+
+def test_policies_figure_lines_are_the_closed_forms():
+    widgets = pytest.importorskip("halab.widgets")
+    fig = widgets.draw_policies(servers=10, loads=(0.5, 0.8), requests=3000)
+    mean_ax, p99_ax = fig.axes
+    lines = [ln for ln in mean_ax.get_lines() if ln.get_linestyle() == "-"]
+    x = np.asarray(lines[0].get_xdata())
+    heights = {tuple(np.round(ln.get_ydata(), 9)) for ln in lines}
+    assert tuple(np.round(1 / (1 - x), 9)) in heights, "random routing is M/M/1"
+    rr = [b.round_robin_response_time(v, 10) for v in x]
+    assert tuple(np.round(rr, 9)) in heights, "round robin is E_10/M/1"
+    _, bound = _labelled(mean_ax, "central queue")
+    assert np.allclose(bound, [b.mmc_response_time(10, v) for v in x])
+    markers = [ln for ln in mean_ax.get_lines() if ln.get_label() == "random"]
+    assert len(markers) == 1 and len(markers[0].get_xdata()) == 2
+
+
+def test_keys_moved_figure():
+    widgets = pytest.importorskip("halab.widgets")
+    fig = widgets.draw_keys_moved(max_servers=6, keys=3000)
+    ax = fig.axes[0]
+    n, y = _labelled(ax, "hash % n")
+    assert np.allclose(y, n / (n + 1))
+    n, y = _labelled(ax, "modulo, measured")
+    assert np.allclose(y, n / (n + 1), atol=5 * np.sqrt(0.25 / 3000)), y
