@@ -1235,7 +1235,7 @@ def draw_replication(
     res = rep.simulate_failover(
         mode, lag=lag, rate=rate, partition_at=partition_at, seed=seed, **REP_FAILOVER
     )
-    fig, (top, bottom) = plots.figure(2, 1, width=8.0, height=6.5, height_ratios=[1.2, 1])
+    fig, (top, bottom) = plots.figure(2, 1, width=8.0, height=7.0, height_ratios=[1.2, 1])
     rows = {"primary": 2, "backup1": 1, "backup2": 0}
     lost = set(res.lost_ids.tolist())
     acked = {"kept": [], "lost": []}
