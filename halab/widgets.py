@@ -1332,7 +1332,7 @@ def draw_quorum(
     w: int = 1,
     partition: bool = False,
     propagation: float = 0.05,
-    trials: int = 400,
+    trials: int = 300,
     seed: int = 0,
 ):
     """Stale reads against the time since a write (left); a partition's two sides (right).

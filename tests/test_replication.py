@@ -389,3 +389,64 @@ def test_staleness_curve_matches_the_closed_form(n, r, w):
 def test_staleness_curve_is_zero_for_strict_quorums():
     got = rp.staleness_curve(3, 2, 2, [0.0, 0.01], trials=200)
     assert got.tolist() == [0.0, 0.0]
+
+
+# --- the lesson's panels (widgets.py, lesson 07) ------------------------------------------
+
+
+def _panel_line(fig, ax_index: int, label_start: str):
+    for line in fig.axes[ax_index].get_lines():
+        if line.get_label().startswith(label_start):
+            return np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    raise AssertionError(f"no line labelled {label_start!r}")
+
+
+def test_replication_panel_draws_the_model():
+    import matplotlib.pyplot as plt
+
+    from halab import widgets
+
+    before = plt.get_fignums()
+    panel = widgets.replication_panel()
+    for name, value in [("mode", "semisync"), ("lag", 0.1), ("partition", True), ("rate", 50)]:
+        updates = panel.updates
+        panel.set(**{name: value})
+        assert panel.updates == updates + 1 and panel.error is None, name
+    assert plt.get_fignums() == before, "the panel must close its figures"
+    x, y = _panel_line(panel.figure, 1, "λ·L")
+    assert np.allclose(y, 50 * x / 1000)  # the theory line is rate × lag (lag drawn in ms)
+    markers = panel.figure.axes[1].containers[0].lines[0].get_ydata()
+    table = rp.lost_writes_vs_lag(widgets.REP_LAGS, rate=50.0, runs=8, seed=0)
+    assert np.allclose(markers, table.mean(axis=1))
+    res = rp.simulate_failover(
+        "semisync", lag=0.1, rate=50, partition_at=1.0, seed=0, **widgets.REP_FAILOVER
+    )
+    title = panel.figure.axes[0].get_title()
+    assert title.startswith(f"semisync: {res.lost} acknowledged writes lost"), title
+
+
+def test_quorum_panel_draws_the_model_and_keeps_r_and_w_within_n():
+    from halab import widgets
+
+    panel = widgets.quorum_panel()
+    panel.set(n=5, w=2, r=1)
+    x, y = _panel_line(panel.figure, 0, "C(N−W,R)")
+    want = [rp.stale_read_probability(5, 1, 2, t / 1000, propagation=0.05) for t in x]
+    assert np.allclose(y, want)
+    panel.set(partition=True)
+    assert panel.error is None
+    diamonds = panel.figure.axes[1].get_lines()[0].get_ydata()
+    sides = rp.partition_sides(5, 1, 2, minority=2)
+    assert (
+        list(diamonds)
+        == [1.0, 1.0, 1.0, 1.0]
+        == [
+            float(sides[s].can_write if k == "write" else sides[s].can_read)
+            for s in ("majority", "minority")
+            for k in ("write", "read")
+        ]
+    )
+    panel.set(n=7, w=7)
+    panel.set(n=3)  # R and W follow N down
+    assert panel.controls["w"].value == 3 and panel.controls["w"].max == 3
+    assert panel.error is None
