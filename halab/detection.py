@@ -64,6 +64,7 @@ __all__ = [
     "QoS",
     "Settings",
     "Suspicions",
+    "ZombieResult",
     "akka_detection",
     "haproxy_detection",
     "k_missed_qos",
@@ -73,6 +74,8 @@ __all__ = [
     "phi_timeout",
     "replay",
     "simulate_heartbeats",
+    "simulate_zombie",
+    "sweep",
     "timeline",
     "zookeeper_detection",
 ]
@@ -156,6 +159,11 @@ def phi(elapsed: float, mean: float, std: float) -> float:
         raise ValueError(f"std must be a finite number > 0, got {std}")
     if not (math.isfinite(elapsed) and math.isfinite(mean)):
         raise ValueError(f"elapsed and mean must be finite, got {elapsed} and {mean}")
+    return _phi(elapsed, mean, std)
+
+
+def _phi(elapsed: float, mean: float, std: float) -> float:
+    """:func:`phi` without the argument checks (the detectors' inner loop)."""
     y = (elapsed - mean) / std
     exponent = -y * (LOGISTIC_A + LOGISTIC_B * y * y)
     if exponent > 709.0:  # e would overflow a double: 1 - F is 1 to double precision
@@ -187,15 +195,19 @@ def phi_timeout(threshold: float, mean: float, std: float) -> float:
     """
     threshold = _positive("threshold", threshold)
     std = _positive("std", std)
+    return mean + std * _phi_y(threshold)
+
+
+def _phi_y(threshold: float) -> float:
+    """The y = (x - mean)/std at which φ reaches ``threshold`` (Cardano, see phi_timeout)."""
     # ln(10^t - 1) without overflow for large t
     c = threshold * _LN10 + math.log1p(-(10.0**-threshold))
     half_q = c / (2.0 * LOGISTIC_B)
     p3 = (LOGISTIC_A / (3.0 * LOGISTIC_B)) ** 3
     root = math.sqrt(half_q * half_q + p3)
-    y = math.copysign(abs(half_q + root) ** (1 / 3), half_q + root) + math.copysign(
+    return math.copysign(abs(half_q + root) ** (1 / 3), half_q + root) + math.copysign(
         abs(half_q - root) ** (1 / 3), half_q - root
     )
-    return mean + std * y
 
 
 # --------------------------------------------------------------------------------------
@@ -303,6 +315,7 @@ class PhiAccrualDetector:
         self.first_heartbeat_estimate = _positive(
             "first_heartbeat_estimate", first_heartbeat_estimate
         )
+        self._y = _phi_y(self.threshold)  # φ = threshold at mean + y·std
         self.reset()
 
     def reset(self) -> None:
@@ -336,10 +349,10 @@ class PhiAccrualDetector:
         return math.sqrt(max(self._sum_sq / len(self.intervals) - mean * mean, 0.0))
 
     def _params(self) -> tuple[float, float]:
-        return (
-            self.mean + self.acceptable_heartbeat_pause,
-            max(self.std, self.min_std_deviation),
-        )
+        n = len(self.intervals)
+        mean = self._sum / n
+        std = math.sqrt(max(self._sum_sq / n - mean * mean, 0.0))
+        return mean + self.acceptable_heartbeat_pause, max(std, self.min_std_deviation)
 
     # -- the interface ---------------------------------------------------------------------
 
@@ -349,18 +362,20 @@ class PhiAccrualDetector:
             est = self.first_heartbeat_estimate
             self._add(est - est / 4)
             self._add(est + est / 4)
-        elif self.level(t) < self.threshold:
-            self._add(t - self.last)
+        else:
+            mean, std = self._params()
+            if _phi(t - self.last, mean, std) < self.threshold:  # Akka: isAvailable
+                self._add(t - self.last)
         self.last = t
         mean, std = self._params()
-        self._deadline = t + phi_timeout(self.threshold, mean, std)
+        self._deadline = t + mean + std * self._y
 
     def level(self, t: float) -> float:
         """φ at time ``t`` (0 before the first heartbeat)."""
         if self.last is None:
             return 0.0
         mean, std = self._params()
-        return phi(t - self.last, mean, std)
+        return _phi(t - self.last, mean, std)
 
     def suspicion_time(self) -> float:
         """When φ will reach the threshold if no heartbeat arrives (``inf`` before the first)."""
@@ -488,6 +503,7 @@ def simulate_heartbeats(
     loss: float = 0.0,
     crash_at: float | None = None,
     pauses: Iterable[tuple[float, float]] = (),
+    jitter_changes: Iterable[tuple[float, float]] = (),
     detector: Detector | None = None,
     seed: int = 0,
     trace: bool = False,
@@ -503,6 +519,8 @@ def simulate_heartbeats(
         loss: probability in ``[0, 1)`` that a heartbeat is lost, independently.
         crash_at: crash the sender at this time (seconds), or never.
         pauses: ``(start, seconds)`` stalls of the sender (e.g. garbage collection).
+        jitter_changes: ``(time, jitter)`` pairs: from ``time`` on, the delay's standard
+            deviation is ``jitter`` (same mean and shape), e.g. a link that gets congested.
         detector: run this detector online in the monitor (its ``suspect``/``trust``
             records land in ``run.sim.trace``).
         seed: seed of the simulation's random generator.
@@ -524,6 +542,8 @@ def simulate_heartbeats(
         sim.at(crash_at, sim.crash, "p")
     for start, seconds in pauses:
         sim.at(start, sim.pause, "p", seconds)
+    for when, new_jitter in jitter_changes:
+        sim.at(when, setattr, sim.network, "latency", Latency(delay, new_jitter, dist))
     sim.run(until=duration)
     return HeartbeatRun(
         interval=interval,
@@ -683,25 +703,26 @@ def measure_qos(
 
     rng = np.random.default_rng(seed)
     crash_times = np.sort(rng.uniform(max(begin, float(sent[0])), end, size=crashes))
-    # Walk the crash times in order with one detector fed the longest prefix of arrivals
-    # all sent before the crash; heartbeats that overtook a later-sent one are fed to a copy.
+    # The arrivals a crash at tc lets through: the longest prefix all sent before tc (its
+    # state is the replay's at that point), plus any later arrival sent before tc (it was
+    # overtaken): those are fed to a copy of a detector advanced to the prefix.
     reach = np.maximum.accumulate(sent)
+    prefixes = np.searchsorted(reach, crash_times, side="right")
     detector.reset()
     fed = 0
     td = np.empty(crashes)
-    for i, tc in enumerate(crash_times.tolist()):
-        prefix = int(np.searchsorted(reach, tc, side="right"))
-        while fed < prefix:
-            detector.heartbeat(float(arrivals[fed]))
-            fed += 1
-        extra = np.flatnonzero(sent[prefix:] <= tc)
-        if len(extra):
+    for i, (tc, prefix) in enumerate(zip(crash_times.tolist(), prefixes.tolist())):
+        extra = np.flatnonzero(sent[prefix:] <= tc) if prefix < len(sent) else ()
+        if len(extra) == 0:
+            deadline = sus.deadlines[prefix - 1]
+        else:
+            while fed < prefix:
+                detector.heartbeat(float(arrivals[fed]))
+                fed += 1
             clone = copy.deepcopy(detector)
             for t in arrivals[prefix + extra].tolist():
                 clone.heartbeat(t)
             deadline = clone.suspicion_time()
-        else:
-            deadline = detector.suspicion_time()
         td[i] = max(0.0, deadline - tc)
     return QoS(
         detection_time=float(td.mean()),
@@ -798,6 +819,160 @@ def k_missed_qos(interval: float, timeout: float, delay: float, loss: float) -> 
         mistake_duration=duration,
         query_accuracy=accuracy,
         mistakes_per_hour=3600.0 * start_rate / eta,
+    )
+
+
+def sweep(
+    run: HeartbeatRun, detectors: Iterable[Detector], *, crashes: int = 200, seed: int = 0
+) -> list[QoS]:
+    """:func:`measure_qos` of each detector on the same run (the same crash times for all)."""
+    return [measure_qos(d, run, crashes=crashes, seed=seed) for d in detectors]
+
+
+# --------------------------------------------------------------------------------------
+# A heartbeat proves the loop runs, not that it serves
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request to the server (a client's, or a health probe's)."""
+
+    seq: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The server's answer to ``Request(seq)``."""
+
+    seq: int
+
+
+class ZombieServer(HeartbeatSender):
+    """A server whose heartbeat timer keeps beating after its request handling got stuck.
+
+    ``stuck`` models a deadlock, an exhausted thread or connection pool, a full disk: the
+    process is alive and its heartbeat loop runs, but no request gets an answer.
+    """
+
+    def __init__(self, name: str, monitor: str, interval: float) -> None:
+        super().__init__(name, monitor, interval)
+        self.stuck = False
+
+    def on_Request(self, msg: Request, src: str) -> None:
+        if not self.stuck:
+            self.send(src, Reply(msg.seq))
+
+
+class Prober(HeartbeatMonitor):
+    """An end-to-end health check: sends a request every ``interval`` and feeds each *reply*
+    to its detector, as a heartbeat that only a serving server can send."""
+
+    def __init__(self, name: str, server: str, interval: float, detector: Detector) -> None:
+        super().__init__(name, detector)
+        self.server = server
+        self.interval = _positive("interval", interval)
+        self.seq = 0
+
+    def on_start(self) -> None:
+        self.set_timer("probe", 0.0)
+
+    def on_timer_probe(self) -> None:
+        self.seq += 1
+        self.send(self.server, Request(self.seq))
+        self.set_timer("probe", self.interval)
+
+    def on_Reply(self, msg: Reply, src: str) -> None:
+        self.on_Heartbeat(Heartbeat(msg.seq, self.now), src)
+
+
+class Client(Node):
+    """Sends ``rate`` requests per second to ``server`` and counts the answers."""
+
+    def __init__(self, name: str, server: str, rate: float) -> None:
+        super().__init__(name)
+        self.server = server
+        self.period = 1.0 / _positive("rate", rate)
+        self.sent: list[float] = []
+        self.answered: set[int] = set()
+
+    def on_start(self) -> None:
+        self.set_timer("request", 0.0)
+
+    def on_timer_request(self) -> None:
+        self.sent.append(self.now)
+        self.send(self.server, Request(len(self.sent)))
+        self.set_timer("request", self.period)
+
+    def on_Reply(self, msg: Reply, src: str) -> None:
+        self.answered.add(msg.seq)
+
+
+@dataclass(frozen=True)
+class ZombieResult:
+    """What each watcher saw of a server that stopped serving at ``stuck_at`` (seconds).
+
+    Attributes:
+        stuck_at: when request handling stopped.
+        heartbeat_detected_at: when the heartbeat detector first suspected (``None``: never).
+        probe_detected_at: when the end-to-end probe first suspected (``None``: never).
+        requests_after: client requests sent after ``stuck_at``.
+        answered_after: how many of them were answered.
+    """
+
+    stuck_at: float
+    heartbeat_detected_at: float | None
+    probe_detected_at: float | None
+    requests_after: int
+    answered_after: int
+
+
+def simulate_zombie(
+    *,
+    stuck_at: float = 30.55,
+    duration: float = 90.0,
+    interval: float = 1.0,
+    k: int = 3,
+    rate: float = 10.0,
+    delay: float = 0.01,
+    seed: int = 0,
+) -> ZombieResult:
+    """A server stops answering requests at ``stuck_at`` while its heartbeats go on.
+
+    Two watchers use the same k-missed detector (timeout ``(k + 0.5) * interval``): one fed
+    by the server's heartbeats, one by the replies to a request it sends every ``interval``
+    (an end-to-end health check, like an HTTP probe of a real endpoint). A client sends
+    ``rate`` requests per second. The heartbeat watcher never suspects; the probe suspects
+    ``(k + 0.5) * interval`` after the last answered probe.
+
+    Raises:
+        ValueError: on non-positive times or rates, or ``stuck_at`` outside ``[0, duration]``.
+    """
+    duration = _positive("duration", duration)
+    interval = _positive("interval", interval)
+    if not 0 <= stuck_at <= duration:
+        raise ValueError(f"stuck_at must be in [0, duration={duration}], got {stuck_at}")
+    sim = Simulation(seed=seed, network=Network(latency=delay))
+    server = sim.add(ZombieServer("server", "heartbeats", interval))
+    watcher = sim.add(HeartbeatMonitor("heartbeats", FixedTimeoutDetector.k_missed(k, interval)))
+    prober = sim.add(
+        Prober("probe", "server", interval, FixedTimeoutDetector.k_missed(k, interval))
+    )
+    client = sim.add(Client("client", "server", rate))
+    sim.at(stuck_at, setattr, server, "stuck", True)
+    sim.run(until=duration)
+
+    def first(node: Node) -> float | None:
+        times = [r.time for r in sim.records("suspect", node=node.name)]
+        return times[0] if times else None
+
+    after = [i + 1 for i, t in enumerate(client.sent) if t >= stuck_at]
+    return ZombieResult(
+        stuck_at=float(stuck_at),
+        heartbeat_detected_at=first(watcher),
+        probe_detected_at=first(prober),
+        requests_after=len(after),
+        answered_after=sum(1 for i in after if i in client.answered),
     )
 
 

@@ -506,3 +506,45 @@ def test_akka_default_is_the_phi_timeout():
 def test_calculators_reject_bad_input(fn, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fn(**kwargs)
+
+
+# -- the lesson's scenarios -------------------------------------------------------------------
+
+
+def test_zombie_server_fools_heartbeats_but_not_an_end_to_end_probe():
+    got = halab.detection.simulate_zombie(
+        stuck_at=30.55, duration=90.05, interval=1.0, k=3, rate=10.0, delay=0.01
+    )
+    assert got.heartbeat_detected_at is None
+    # last answered probe: sent at 30.0, answered at 30.02; then (3 + 0.5) s of silence
+    assert got.probe_detected_at == pytest.approx(30.02 + 3.5)
+    # client requests every 0.1 s: those at 30.6, 30.7, ..., 90.0 come after the stall
+    assert got.requests_after == 595 and got.answered_after == 0
+    with pytest.raises(ValueError, match="stuck_at"):
+        halab.detection.simulate_zombie(stuck_at=100.0, duration=50.0)
+
+
+def test_jitter_changes_switch_the_delay_spread():
+    seed = 2
+    run = simulate_heartbeats(
+        interval=1.0,
+        duration=4000.0,
+        delay=0.5,
+        jitter=0.01,
+        jitter_changes=[(2000.0, 0.2)],
+        seed=seed,
+    )
+    delays = run.arrivals - run.sent
+    before, after = delays[run.sent < 2000], delays[run.sent >= 2000]
+    # standard error of a standard deviation from n = 2000 normal samples: s / sqrt(2n) ~ 1.6 %
+    assert before.std() == pytest.approx(0.01, rel=0.08), f"seed={seed}"
+    assert after.std() == pytest.approx(0.2, rel=0.08), f"seed={seed}"
+    assert after.mean() == pytest.approx(0.5, abs=0.02), f"seed={seed}"
+
+
+def test_sweep_is_measure_qos_of_each():
+    run = simulate_heartbeats(duration=2000.0, loss=0.2, seed=1)
+    ds = [FixedTimeoutDetector(1.5), PhiAccrualDetector(threshold=2.0)]
+    assert halab.detection.sweep(run, ds, crashes=50, seed=3) == [
+        measure_qos(d, run, crashes=50, seed=3) for d in ds
+    ]
