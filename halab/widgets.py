@@ -755,6 +755,7 @@ def draw_heartbeats(
     (k + ½)·interval. Bottom: φ against its threshold. Shaded: suspicion. Ticks at the bottom
     of each axes: arrivals. The link has a lognormal delay, mean 50 ms, standard deviation
     ``jitter``; each heartbeat is lost with probability ``loss``; p crashes at ``crash_at``.
+    φ is Akka's detector with no acceptable pause and a minimum deviation of interval/10.
     """
     run = det.simulate_heartbeats(
         interval=interval,
@@ -769,7 +770,7 @@ def draw_heartbeats(
     fixed = det.FixedTimeoutDetector.k_missed(k, interval)
     phi_fd = _phi_detector(interval, threshold)
     t = np.linspace(0.0, FD_WINDOW, 1201)
-    fig, (top, bottom) = plots.figure(2, 1, height=5.4, sharex=True)
+    fig, (top, bottom) = plots.figure(2, 1, height=5.6, sharex=True)
     for ax, detector, name in ((top, fixed, "fixed timeout"), (bottom, phi_fd, "φ")):
         sus = det.replay(detector, run.arrivals)
         _shade(ax, sus, FD_WINDOW, label="suspected")
@@ -777,20 +778,16 @@ def draw_heartbeats(
         level = det.timeline(detector, run.arrivals, t)
         if detector is fixed:
             plots.theory_line(
-                ax,
-                t,
-                level * fixed.timeout,
-                label="since last heartbeat",
-                color="C0",
-                linewidth=1.2,
+                ax, t, level * fixed.timeout, label="since last beat", color="C0", linewidth=1.2
             )
-            plots.reference(ax, fixed.timeout, label=f"timeout {fixed.timeout:.2g} s", color="k")
-            ylim = (0, 1.6 * fixed.timeout)
+            plots.reference(ax, fixed.timeout, label=f"timeout {fixed.timeout:.3g} s", color="k")
+            ylim = (0, 2.0 * fixed.timeout)
         else:
-            shown = np.minimum(level, 3 * threshold)
-            plots.theory_line(ax, t, shown, label="φ", color="C1", linewidth=1.2)
+            plots.theory_line(
+                ax, t, np.minimum(level, 3 * threshold), label="φ", color="C1", linewidth=1.2
+            )
             plots.reference(ax, threshold, label=f"threshold {threshold:g}", color="k")
-            ylim = (0, 2 * threshold)
+            ylim = (0, 2.2 * threshold)
         ax.plot(
             run.arrivals,
             np.full(len(run.arrivals), ylim[1] * 0.03),
@@ -800,14 +797,16 @@ def draw_heartbeats(
             label="arrivals",
         )
         plots.reference(ax, x=crash_at, label="crash", color=FD_SUSPECT)
-        detected = "not within the window" if td is None else f"{td:.2f} s after the crash"
+        found = "not detected in the window" if td is None else f"detected after {td:.2f} s"
         plots.decorate(
             ax,
-            title=f"{name}: {wrong} wrong suspicion(s), crash detected {detected}",
+            title=f"{name}: {wrong} wrong suspicion(s); crash {found}",
             ylabel="seconds" if detector is fixed else "φ",
             ylim=ylim,
             xlim=(0, FD_WINDOW),
+            legend=False,
         )
+        ax.legend(loc="upper left", ncol=3, fontsize=7, frameon=False)
     bottom.set_xlabel("time (s)")
     return fig
 
@@ -912,10 +911,11 @@ def draw_tradeoff(
     """Detection time against wrong suspicions per hour: fixed timeouts and φ thresholds.
 
     Each marker is one setting measured on the same simulated link (lognormal delay, mean
-    50 ms, standard deviation ``jitter``; loss ``loss``). The line is the closed form of the
-    fixed timeout for a constant delay: the gap between it and the fixed-timeout markers is
-    what the jitter costs. Lower left is better. Settings that made no mistake are drawn on
-    the bottom edge.
+    50 ms, standard deviation ``jitter``; loss ``loss``): fixed timeouts of 1.25 to 7.5
+    intervals, φ thresholds of 0.5 to 16 with no acceptable pause and with a pause of two
+    intervals. The dashed line is the fixed timeout's closed form for a constant delay: the
+    gap between it and the markers is what the jitter costs. Lower left is better; settings
+    that made no mistake in the run sit on the dotted floor.
     """
     run = det.simulate_heartbeats(
         interval=interval,
@@ -928,8 +928,15 @@ def draw_tradeoff(
     )
     hours = beats * interval / 3600
     floor = 0.5 / hours  # where "none seen" is drawn: half of one mistake in the run
-    fixed = det.sweep(run, [det.FixedTimeoutDetector(m * interval) for m in FD_TIMEOUTS])
-    phis = det.sweep(run, [_phi_detector(interval, th) for th in FD_THRESHOLDS])
+    curves = [
+        ("fixed timeout", "C0", [det.FixedTimeoutDetector(m * interval) for m in FD_TIMEOUTS]),
+        ("φ, no pause", "C1", [_phi_detector(interval, th) for th in FD_THRESHOLDS]),
+        (
+            f"φ, pause {2 * interval:g} s",
+            "C2",
+            [_phi_detector(interval, th, pause=2 * interval) for th in FD_THRESHOLDS],
+        ),
+    ]
     theory = [det.k_missed_qos(interval, m * interval, FD_DELAY, loss) for m in FD_TIMEOUTS]
     fig, ax = plots.figure()
     plots.theory_line(
@@ -940,7 +947,8 @@ def draw_tradeoff(
         color="C0",
         linestyle="--",
     )
-    for qs, name, color in ((fixed, "fixed timeout", "C0"), (phis, "φ accrual", "C1")):
+    for name, color, detectors in curves:
+        qs = det.sweep(run, detectors, seed=seed)
         plots.sim_points(
             ax,
             [q.detection_time for q in qs],
@@ -951,7 +959,7 @@ def draw_tradeoff(
     plots.reference(ax, floor, label="none seen in the run")
     plots.decorate(
         ax,
-        title=f"The trade-off: jitter {jitter:g} s, loss {loss:.0%}, {hours:.3g} h simulated",
+        title=f"Jitter {jitter:g} s, loss {loss:.0%}, {hours:.3g} h simulated",
         xlabel="mean detection time (s)",
         ylabel="wrong suspicions per hour",
         yscale="log",
@@ -1150,7 +1158,7 @@ def draw_settings(
         det.zookeeper_detection(tick_time=tick_time, session_timeout=session_timeout),
         det.akka_detection(),
     ]
-    fig, ax = plots.figure()
+    fig, ax = plots.figure(margins={"left": 0.2})
     y = np.arange(len(rows))[::-1]
     for yi, s, color in zip(y, rows, ("C0", "C1", "C2", "C3")):
         ax.barh(
