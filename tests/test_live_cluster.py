@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from halab.live import LiveCluster, Settings
@@ -204,3 +205,36 @@ def test_cluster_rejects_bad_input():
         LiveCluster(interval=0.2)
     with pytest.raises(ValueError, match="inter"):
         LiveCluster(inter=-1)
+
+
+def test_compare_runs_one_drill_through_three_balancers():
+    variants = {
+        "naive": Settings(naive=True),
+        "checks only": Settings(retries=0, consecutive_5xx=None),
+        "checks + retries": Settings(),
+    }
+    with LiveCluster(backends=3, balancer_process=False) as cluster:
+        drills = cluster.compare(variants, victim=1, kill_at=0.6, revive_at=1.6, duration=2.4)
+    assert list(drills) == list(variants)
+    kill_times = {d.kill_t for d in drills.values()}
+    assert len(kill_times) == 1  # one SIGKILL seen by all three
+    naive, checks, full = drills.values()
+    assert naive.failed >= 1 and naive.readmitted_t is None
+    assert checks.failed >= 1 and checks.readmitted_t is not None
+    assert full.failed == 0 and full.readmitted_t is not None
+    s = variants["checks only"]
+    assert checks.removed_t - checks.kill_t <= s.inter * s.fall + s.inter + SLACK
+
+
+def test_detection_trials_fall_between_the_bounds():
+    from halab.live.health import detection_bounds, readmission_bounds
+
+    variants = {inter: Settings(inter=inter, consecutive_5xx=None) for inter in (0.1, 0.3)}
+    with LiveCluster(backends=2, balancer_process=False) as cluster:
+        measured = cluster.detection_trials(variants, victim=0, trials=2, seed=1)
+    for inter, rows in measured.items():
+        assert rows.shape == (2, 2) and not np.isnan(rows).any(), (inter, rows)
+        low, high = detection_bounds(inter, 2)
+        assert (rows[:, 0] >= low - 0.02).all() and (rows[:, 0] <= high + SLACK).all(), rows
+        low, high = readmission_bounds(inter, 2)
+        assert (rows[:, 1] >= low - 0.02).all() and (rows[:, 1] <= high + SLACK).all(), rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import itertools
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -274,3 +275,58 @@ def test_doctests():
     for module in (halab.live.health, halab.live.retry):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+# -- detection delays: closed forms against the simulated check loop ---------------------------
+
+
+@pytest.mark.parametrize(
+    "inter, fall, rise, check_time", [(0.2, 2, 2, 0.0), (1.0, 3, 2, 0.0), (0.5, 1, 4, 0.1)]
+)
+def test_simulated_check_loop_matches_the_uniform_closed_form(inter, fall, rise, check_time):
+    seed, trials = 11, 4000
+    down, up = halab.live.health.simulate_checks(
+        inter, fall, rise, check_time=check_time, trials=trials, seed=seed
+    )
+    for delays, (low, high) in (
+        (down, halab.live.health.detection_bounds(inter, fall, check_time)),
+        (up, halab.live.health.readmission_bounds(inter, rise, check_time)),
+    ):
+        assert low - 1e-12 <= delays.min() and delays.max() < high + 1e-12, f"seed {seed}"
+        sd = (high - low) / np.sqrt(12 * trials)  # standard error of a uniform mean
+        assert abs(delays.mean() - (low + high) / 2) < 4 * sd, f"seed {seed}"
+        quartiles = np.quantile(delays, [0.25, 0.75])
+        want = [low + 0.25 * (high - low), low + 0.75 * (high - low)]
+        assert quartiles == pytest.approx(want, abs=0.03 * (high - low)), f"seed {seed}"
+
+
+def test_detection_bounds_by_hand():
+    assert halab.live.health.detection_bounds(0.2, 2) == pytest.approx((0.2, 0.4))
+    assert halab.live.health.readmission_bounds(2.0, 2) == pytest.approx((2.0, 4.0))  # HAProxy
+    # a check that takes 0.1 s: the cycle is 0.6 s and DOWN comes at the end of a check
+    assert halab.live.health.detection_bounds(0.5, 3, 0.1) == pytest.approx((1.3, 1.9))
+
+
+def test_ejection_bounds_against_round_robin_arrivals():
+    rate, n, k, seed = 90.0, 3, 3, 5
+    rng = np.random.default_rng(seed)
+    delays = []
+    for phase in rng.uniform(0, 1 / rate, size=2000):
+        arrivals = phase + np.arange(60) / rate - 0.3  # a steady stream around the death at 0
+        owner = (np.arange(60) + rng.integers(n)) % n  # round robin, random starting server
+        victim = arrivals[(owner == 0) & (arrivals >= 0)]
+        delays.append(victim[k - 1])
+    low, high = halab.live.health.ejection_bounds(rate, n, k)
+    assert low - 1e-9 <= min(delays) and max(delays) < high + 1e-9, f"seed {seed}"
+    assert np.mean(delays) == pytest.approx((low + high) / 2, rel=0.05), f"seed {seed}"
+
+
+def test_detection_functions_reject_bad_input():
+    with pytest.raises(ValueError, match="inter"):
+        halab.live.health.detection_bounds(0, 2)
+    with pytest.raises(ValueError, match="check_time"):
+        halab.live.health.readmission_bounds(0.2, 2, -1)
+    with pytest.raises(ValueError, match="rate"):
+        halab.live.health.ejection_bounds(0, 3, 3)
+    with pytest.raises(ValueError, match="trials"):
+        halab.live.health.simulate_checks(0.2, 2, 2, trials=0)

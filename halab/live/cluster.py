@@ -23,6 +23,7 @@ import json
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -96,7 +97,13 @@ class Drill:
 
     @property
     def name(self) -> str:
+        """The victim's name, ``b<victim>``."""
         return f"b{self.victim}"
+
+    @property
+    def start(self) -> float:
+        """When the drill's first request was sent, seconds."""
+        return float(self.load.starts.min()) if len(self.load) else self.kill_t
 
     @property
     def failed(self) -> int:
@@ -512,6 +519,169 @@ class LiveCluster:
         start = result.starts.min() if len(result) else 0.0
         timeline = [e for e in self.timeline if e.t >= start - 1e-3]
         return Drill(result, timeline, victim, kill_t, revive_t, self.settings)
+
+    def compare(
+        self,
+        variants: Mapping[str, Settings],
+        *,
+        victim: int = 1,
+        rate: float = 100.0,
+        kill_at: float = 1.0,
+        revive_at: float = 2.5,
+        duration: float = 4.0,
+        concurrency: int = 4,
+        timeout: float = 5.0,
+    ) -> dict[str, Drill]:
+        """One kill-and-revive drill seen through several balancers at once.
+
+        Each variant gets its own balancer (threads of this process) in front of the same
+        backends, and its own load generator at ``rate``; the one SIGKILL and the one revival
+        hit them all at the same instant, so their answers can be compared side by side.
+
+        Args:
+            variants: a label for each balancer, and its settings.
+            victim, rate, kill_at, revive_at, duration, concurrency, timeout: as :meth:`drill`.
+
+        Returns:
+            A :class:`Drill` per label, in the order given.
+        """
+        victim = self._index(victim)
+        if not variants:
+            raise ValueError("variants must name at least one balancer's settings")
+        if not 0 < kill_at < revive_at < duration:
+            raise ValueError(
+                f"need 0 < kill_at < revive_at < duration, got {kill_at}, {revive_at}, {duration}"
+            )
+        events: dict[str, list[Event]] = {name: [] for name in variants}
+        with contextlib.ExitStack() as stack:
+            urls = {}
+            for name, settings in variants.items():
+                balancer = Balancer(
+                    self.ports,
+                    settings,
+                    names=self.names,
+                    on_event=lambda e, name=name: events[name].append(e.shifted(self.t0)),
+                )
+                stack.enter_context(balancer)
+                urls[name] = balancer.url
+            gens = {
+                name: LoadGenerator(
+                    url,
+                    rate=rate,
+                    duration=duration,
+                    concurrency=concurrency,
+                    timeout=timeout,
+                    t0=self.t0,
+                )
+                for name, url in urls.items()
+            }
+            for gen in gens.values():
+                stack.callback(gen.stop)
+                gen.start()
+            begin = min(gen._begin for gen in gens.values())
+            time.sleep(max(0.0, begin + kill_at - time.monotonic()))
+            self.kill(victim)
+            kill_t = self.events("kill", victim)[-1].t
+            time.sleep(max(0.0, begin + revive_at - time.monotonic()))
+            self.revive(victim)
+            revive_t = self.events("revive", victim)[-1].t
+            results = {name: gen.join() for name, gen in gens.items()}
+        ours = [e for e in self.events(backend=victim) if e.kind in ("kill", "revive")]
+        ours = [e for e in ours if e.t >= kill_t - 1e-9]
+        return {
+            name: Drill(
+                results[name],
+                sorted(events[name] + ours, key=lambda e: e.t),
+                victim,
+                kill_t,
+                revive_t,
+                settings,
+            )
+            for name, settings in variants.items()
+        }
+
+    def detection_trials(
+        self,
+        variants: Mapping[str, Settings],
+        *,
+        victim: int = 0,
+        trials: int = 3,
+        seed: int = 0,
+        timeout: float = 10.0,
+    ) -> dict[str, np.ndarray]:
+        """Measure, without load, how long each balancer takes to drop and readmit a backend.
+
+        Each variant gets its own balancer in front of the same backends. Each trial waits a
+        random fraction of the longest check interval (so that the death falls anywhere in the
+        check cycle), kills ``victim``, waits until every balancer has removed it, waits
+        again, revives it, and waits until every balancer has readmitted it.
+
+        Args:
+            variants: a label for each balancer, and its settings (checks on).
+            victim: the backend to kill and revive.
+            trials: how many deaths and returns.
+            seed: seeds the random waits (``numpy.random.default_rng``).
+            timeout: seconds to wait for each removal or readmission.
+
+        Returns:
+            Per label, an array of shape ``(trials, 2)``: seconds from kill to removal and
+            from revive to readmission.
+        """
+        victim = self._index(victim)
+        if not variants:
+            raise ValueError("variants must name at least one balancer's settings")
+        if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 100:
+            raise ValueError(f"trials must be an integer in [1, 100], got {trials!r}")
+        if any(not s.checks or s.naive for s in variants.values()):
+            raise ValueError("every variant needs health checks on (checks=True, naive=False)")
+        rng = np.random.default_rng(seed)
+        longest = max(s.inter for s in variants.values())
+        events: dict[str, list[Event]] = {name: [] for name in variants}
+        out = {name: np.full((trials, 2), np.nan) for name in variants}
+
+        def wait(kind: str, after: float) -> dict[str, float | None]:
+            deadline = time.monotonic() + timeout
+            found: dict[str, float | None] = dict.fromkeys(variants)
+            while time.monotonic() < deadline:
+                for name in variants:
+                    if found[name] is None:
+                        times = [
+                            e.t
+                            for e in list(events[name])
+                            if e.kind == kind and e.backend == victim and e.t >= after
+                        ]
+                        found[name] = min(times) if times else None
+                if all(t is not None for t in found.values()):
+                    break
+                time.sleep(0.005)
+            return found
+
+        with contextlib.ExitStack() as stack:
+            for name, settings in variants.items():
+                stack.enter_context(
+                    Balancer(
+                        self.ports,
+                        settings,
+                        names=self.names,
+                        on_event=lambda e, name=name: events[name].append(e.shifted(self.t0)),
+                    )
+                )
+            time.sleep(0.1)  # one passing check lifts every counter to full health
+            for k in range(trials):
+                time.sleep(rng.uniform(0.0, longest))
+                self.kill(victim)
+                kill_t = self.events("kill", victim)[-1].t
+                removed = wait("removed", kill_t)
+                time.sleep(rng.uniform(0.0, longest))
+                self.revive(victim)
+                revive_t = self.events("revive", victim)[-1].t
+                back = wait("readmitted", revive_t)
+                for name in variants:
+                    if removed[name] is not None:
+                        out[name][k, 0] = removed[name] - kill_t
+                    if back[name] is not None:
+                        out[name][k, 1] = back[name] - revive_t
+        return out
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("running" if self._started else "not started")

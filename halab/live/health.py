@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 UP = "UP"
 DOWN = "DOWN"
 
@@ -223,3 +225,108 @@ class OutlierDetector:
         host = self._check(i)
         left = max(0.0, host.until - now) if self.ejected(i, now) else 0.0
         return {"consecutive": host.consecutive, "ejections": host.ejections, "ejected_for": left}
+
+
+# -- how long detection takes: closed forms, and the check loop simulated ----------------------
+
+
+def _check_args(inter: float, check_time: float) -> None:
+    if isinstance(inter, bool) or not isinstance(inter, (int, float)) or not inter > 0:
+        raise ValueError(f"inter must be > 0 seconds, got {inter!r}")
+    if not check_time >= 0:
+        raise ValueError(f"check_time must be >= 0 seconds, got {check_time!r}")
+
+
+def detection_bounds(inter: float, fall: int, check_time: float = 0.0) -> tuple[float, float]:
+    """Seconds from a backend's death to DOWN, for a fully UP backend: ``[low, high)``.
+
+    Checks start every ``c = inter + check_time`` seconds (HAProxy waits ``inter`` after a
+    check ends). The first check after the death starts ``u`` seconds later, ``u`` uniform in
+    ``[0, c)``; the ``fall``-th failed check ends ``(fall - 1) c + check_time`` after that.
+    So the delay is uniform on ``[(fall - 1) c + check_time, fall c + check_time)``, with mean
+    ``(fall - 1/2) c + check_time``.
+
+    Args:
+        inter: seconds between checks.
+        fall: failed checks in a row that take a backend DOWN.
+        check_time: seconds one check takes (about 0 when the port refuses connections).
+    """
+    _check_args(inter, check_time)
+    c = inter + check_time
+    return (fall - 1) * c + check_time, fall * c + check_time
+
+
+def readmission_bounds(inter: float, rise: int, check_time: float = 0.0) -> tuple[float, float]:
+    """Seconds from a backend's return to UP: uniform on ``[(rise - 1) c + t, rise c + t)``.
+
+    The same argument as :func:`detection_bounds`, with ``rise`` passed checks, where
+    ``c = inter + check_time`` and ``t = check_time``.
+    """
+    _check_args(inter, check_time)
+    c = inter + check_time
+    return (rise - 1) * c + check_time, rise * c + check_time
+
+
+def ejection_bounds(rate: float, backends: int, consecutive_5xx: int) -> tuple[float, float]:
+    """Seconds from a death to passive ejection under round robin at a steady request rate.
+
+    The dead backend gets every ``backends``-th request, one each ``g = backends / rate``
+    seconds; the first arrives uniformly within ``[0, g)`` of the death and the
+    ``consecutive_5xx``-th ``(consecutive_5xx - 1) g`` later: ``[(k - 1) g, k g)``.
+
+    Args:
+        rate: requests per second through the balancer.
+        backends: how many backends share them.
+        consecutive_5xx: failures in a row that eject.
+    """
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0 requests per second, got {rate!r}")
+    if backends < 1 or consecutive_5xx < 1:
+        raise ValueError("backends and consecutive_5xx must be >= 1")
+    gap = backends / rate
+    return (consecutive_5xx - 1) * gap, consecutive_5xx * gap
+
+
+def simulate_checks(
+    inter: float,
+    fall: int,
+    rise: int,
+    *,
+    check_time: float = 0.0,
+    trials: int = 1000,
+    seed: int = 0,
+):
+    """Simulate the check loop around a death and a return; the delays to DOWN and to UP.
+
+    Each trial places the death (and, separately, the return) at a uniformly random moment
+    of the check cycle, then runs :class:`HealthCheck` check by check -- failing while the
+    backend is dead, passing once it is back -- until the state flips.
+
+    Args:
+        inter: seconds between the end of a check and the start of the next.
+        fall, rise: the counter's thresholds.
+        check_time: seconds each check takes.
+        trials: how many deaths (and returns) to simulate.
+        seed: seeds ``numpy.random.default_rng``.
+
+    Returns:
+        ``(down, up)``: two NumPy arrays of ``trials`` delays in seconds.
+    """
+    _check_args(inter, check_time)
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 1_000_000:
+        raise ValueError(f"trials must be an integer in [1, 1000000], got {trials!r}")
+    rng = np.random.default_rng(seed)
+    cycle = inter + check_time
+    down = np.empty(trials)
+    up = np.empty(trials)
+    for k, (u, v) in enumerate(rng.uniform(0.0, cycle, size=(trials, 2))):
+        h = HealthCheck(rise, fall, health=rise + fall - 1)
+        start = u  # the first check after the death starts here
+        while h.record(False) != DOWN:
+            start += cycle
+        down[k] = start + check_time
+        start = v  # the first check after the return
+        while h.record(True) != UP:
+            start += cycle
+        up[k] = start + check_time
+    return down, up
