@@ -303,8 +303,22 @@ def test_simulated_check_loop_matches_the_uniform_closed_form(inter, fall, rise,
 def test_detection_bounds_by_hand():
     assert halab.live.health.detection_bounds(0.2, 2) == pytest.approx((0.2, 0.4))
     assert halab.live.health.readmission_bounds(2.0, 2) == pytest.approx((2.0, 4.0))  # HAProxy
-    # a check that takes 0.1 s: the cycle is 0.6 s and DOWN comes at the end of a check
-    assert halab.live.health.detection_bounds(0.5, 3, 0.1) == pytest.approx((1.3, 1.9))
+    # failing checks that take 0.1 s: 2 cycles of 0.6 s, the third check's 0.1 s, then inter
+    assert halab.live.health.detection_bounds(0.5, 3, 0.1) == pytest.approx((1.3, 1.8))
+
+
+@pytest.mark.parametrize(
+    "inter, fall, rise, timeout", [(2.0, 3, 2, 2.0), (0.2, 2, 2, 0.0), (1.0, 5, 3, 0.5)]
+)
+def test_bounds_agree_with_lesson_04s_haproxy_calculator(inter, fall, rise, timeout):
+    from halab.detection import haproxy_detection
+
+    if timeout > 0:
+        worst = haproxy_detection(inter, fall, rise, check_timeout=timeout).worst_case
+        assert halab.live.health.detection_bounds(inter, fall, timeout)[1] == pytest.approx(worst)
+    calc = haproxy_detection(inter, fall, rise, check_timeout=inter)
+    assert halab.live.health.detection_bounds(inter, fall)[0] == pytest.approx(calc.best_case)
+    assert halab.live.health.readmission_bounds(inter, rise)[1] == pytest.approx(calc.recovery)
 
 
 def test_ejection_bounds_against_round_robin_arrivals():

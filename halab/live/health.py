@@ -240,31 +240,35 @@ def _check_args(inter: float, check_time: float) -> None:
 def detection_bounds(inter: float, fall: int, check_time: float = 0.0) -> tuple[float, float]:
     """Seconds from a backend's death to DOWN, for a fully UP backend: ``[low, high)``.
 
-    Checks start every ``c = inter + check_time`` seconds (HAProxy waits ``inter`` after a
-    check ends). The first check after the death starts ``u`` seconds later, ``u`` uniform in
-    ``[0, c)``; the ``fall``-th failed check ends ``(fall - 1) c + check_time`` after that.
-    So the delay is uniform on ``[(fall - 1) c + check_time, fall c + check_time)``, with mean
-    ``(fall - 1/2) c + check_time``.
+    HAProxy starts a check ``inter`` seconds after the previous one ends (``src/check.c``).
+    While the backend is healthy its checks take no time, so the first check after the death
+    starts ``u`` seconds later, ``u`` uniform in ``[0, inter)``; each failing check takes
+    ``check_time`` (about 0 when the port refuses connections, the check timeout when the
+    backend hangs) and the ``fall``-th one ends ``(fall - 1)(inter + check_time) + check_time``
+    after the first starts. So the delay is uniform on
+    ``[(fall - 1)(inter + check_time) + check_time, inter + (fall - 1)(inter + check_time)
+    + check_time)``. The upper end is ``halab.detection.haproxy_detection``'s worst case.
 
     Args:
         inter: seconds between checks.
         fall: failed checks in a row that take a backend DOWN.
-        check_time: seconds one check takes (about 0 when the port refuses connections).
+        check_time: seconds a failing check takes.
     """
     _check_args(inter, check_time)
-    c = inter + check_time
-    return (fall - 1) * c + check_time, fall * c + check_time
+    low = (fall - 1) * (inter + check_time) + check_time
+    return low, low + inter
 
 
 def readmission_bounds(inter: float, rise: int, check_time: float = 0.0) -> tuple[float, float]:
-    """Seconds from a backend's return to UP: uniform on ``[(rise - 1) c + t, rise c + t)``.
+    """Seconds from a backend's return to UP: uniform on ``[low, low + inter)``.
 
-    The same argument as :func:`detection_bounds`, with ``rise`` passed checks, where
-    ``c = inter + check_time`` and ``t = check_time``.
+    The same argument as :func:`detection_bounds` with ``rise`` passed checks, each taking
+    ``check_time``, while the failing checks of the DOWN backend took no time (a refused
+    connection): ``low = (rise - 1)(inter + check_time) + check_time``.
     """
     _check_args(inter, check_time)
-    c = inter + check_time
-    return (rise - 1) * c + check_time, rise * c + check_time
+    low = (rise - 1) * (inter + check_time) + check_time
+    return low, low + inter
 
 
 def ejection_bounds(rate: float, backends: int, consecutive_5xx: int) -> tuple[float, float]:
@@ -299,13 +303,15 @@ def simulate_checks(
     """Simulate the check loop around a death and a return; the delays to DOWN and to UP.
 
     Each trial places the death (and, separately, the return) at a uniformly random moment
-    of the check cycle, then runs :class:`HealthCheck` check by check -- failing while the
-    backend is dead, passing once it is back -- until the state flips.
+    between two checks, then runs :class:`HealthCheck` check by check -- failing while the
+    backend is dead, passing once it is back -- until the state flips; the next check starts
+    ``inter`` after the previous one ends.
 
     Args:
         inter: seconds between the end of a check and the start of the next.
         fall, rise: the counter's thresholds.
-        check_time: seconds each check takes.
+        check_time: seconds each check takes after the change (a failing check against a
+            hung backend waits for its timeout); checks before the change take no time.
         trials: how many deaths (and returns) to simulate.
         seed: seeds ``numpy.random.default_rng``.
 
@@ -316,10 +322,10 @@ def simulate_checks(
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 1_000_000:
         raise ValueError(f"trials must be an integer in [1, 1000000], got {trials!r}")
     rng = np.random.default_rng(seed)
-    cycle = inter + check_time
+    cycle = inter + check_time  # from the start of one check to the start of the next
     down = np.empty(trials)
     up = np.empty(trials)
-    for k, (u, v) in enumerate(rng.uniform(0.0, cycle, size=(trials, 2))):
+    for k, (u, v) in enumerate(rng.uniform(0.0, inter, size=(trials, 2))):
         h = HealthCheck(rise, fall, health=rise + fall - 1)
         start = u  # the first check after the death starts here
         while h.record(False) != DOWN:
