@@ -320,7 +320,8 @@ REAL_SYSTEMS = (
         "MySQL, asynchronous replication (the default)",
         "nothing: the source commits and answers, replicas pull the binary log later",
         "yes, the writes inside the replication lag",
-        "both sides may take writes if a replica is promoted while the source lives (PA/EL)",
+        "nothing in the protocol stops a promoted replica and a source that still runs from "
+        "both taking writes (PA/EL)",
         "MySQL 8.4 Reference Manual, 19.4.10 Semisynchronous Replication (introduction)",
     ),
     RealSystem(
@@ -345,8 +346,8 @@ REAL_SYSTEMS = (
         "ZooKeeper ensemble",
         "writes go through the leader and commit when a quorum (n/2 + 1) has logged them",
         "no: a new leader has every committed proposal",
-        "only a majority side elects a leader and writes; reads are served from any server's "
-        "local replica, so they can be stale (sync() first to catch up) (PC/EC for writes)",
+        "only a majority side elects a leader and writes; reads are served from the local "
+        "replica of whichever server a client is connected to, so they can lag (PC/EC for writes)",
         "ZooKeeper Internals, 'Atomic Broadcast' and 'Quorums'; ZooKeeper Overview, "
         "'Implementation' (Hunt et al., USENIX ATC 2010, section 4)",
     ),
@@ -713,8 +714,9 @@ def lost_writes_vs_lag(
 ) -> np.ndarray:
     """Acknowledged writes lost per failover of an asynchronous primary, for each lag.
 
-    Runs :func:`simulate_failover` ``runs`` times per lag (seeds ``seed``, ``seed + 1``,
-    ...), with the crash a second past the largest lag; compare the rows' means with
+    Runs :func:`simulate_failover` ``runs`` times per lag (seeds ``seed``, ``seed + 1``, ...,
+    a different one for every run), with the crash 0.1 s past the largest lag; compare
+    the rows' means with
     ``expected_lost_writes(rate, lag)``.
 
     Args:
@@ -730,11 +732,11 @@ def lost_writes_vs_lag(
     """
     runs = _count("runs", runs, 1)
     lags = [_non_negative("lag", x) for x in lags]
-    crash_at = 1.0 + max(lags, default=0.0)
+    crash_at = 0.1 + max(lags, default=0.0)  # only the last ``lag`` seconds matter
     promotion = 0.01 + 4 * latency  # long enough for writes on the wire to land
     out = np.zeros((len(lags), runs), dtype=int)
     for i, lag in enumerate(lags):
-        for j in range(runs):
+        for j in range(runs):  # a fresh seed for every failover: no two markers share one
             result = simulate_failover(
                 "async",
                 backups=backups,
@@ -745,7 +747,7 @@ def lost_writes_vs_lag(
                 detection=0.0,
                 promotion=promotion,
                 duration=crash_at + promotion + 1e-6,
-                seed=seed + j,
+                seed=seed + i * runs + j,
             )
             out[i, j] = result.lost
     return out
@@ -822,6 +824,8 @@ class _Coordinator(Node):
         return self.next_op
 
     def on_timer_write(self):
+        if self.now >= self.cfg["until"]:
+            return
         self.shared["version"] += 1
         version = self.shared["version"]
         op = self._op("write", version=version)
@@ -830,6 +834,8 @@ class _Coordinator(Node):
         self.set_timer("write", self.rng.exponential(1.0 / self.cfg["write_rate"]))
 
     def on_timer_read(self):
+        if self.now >= self.cfg["until"]:
+            return
         op = self._op("read", newest=self.shared["completed"])
         for replica in self.replicas:
             self.send(replica, Get(op, 0))
@@ -942,8 +948,9 @@ def simulate_quorum(
     and one beside the rest. Each sends writes and reads as Poisson processes (half the
     rates each) to every replica it can reach; a write completes on its ``w``-th
     acknowledgement, a read on its ``r``-th reply and returns the newest version among those
-    replies. An operation not completed within ``timeout`` has failed. During ``partition``
-    the two sides cannot talk to each other.
+    replies. An operation not completed within ``timeout`` has failed. Operations begin in
+    ``[0, duration)``; the run goes on ``timeout`` longer so that each can finish or fail.
+    During ``partition`` the two sides cannot talk to each other.
 
     Args:
         n: replicas, ``>= 2``.
@@ -991,6 +998,7 @@ def simulate_quorum(
         "timeout": timeout,
         "write_rate": write_rate / 2,
         "read_rate": read_rate / 2,
+        "until": duration,
     }
     small, large = names[:minority], names[minority:]
     coordinators = {
@@ -1001,7 +1009,7 @@ def simulate_quorum(
         groups = (["majority", *large], ["minority", *small])
         sim.at(partition[0], sim.network.partition, *groups)
         sim.at(partition[1], sim.network.heal)
-    sim.run(until=duration)
+    sim.run(until=duration + timeout)  # operations begin before ``duration`` and may finish
 
     rows: dict[str, list] = {"read": [], "write": []}
     for side, coordinator in coordinators.items():

@@ -1682,7 +1682,7 @@ def draw_replication(
     lag: float = 0.05,
     partition: bool = False,
     rate: float = 100.0,
-    runs: int = 8,
+    runs: int = 12,
     seed: int = 0,
 ):
     """One failover as a timeline (top), and writes lost per failover against the lag (bottom).
@@ -1699,7 +1699,7 @@ def draw_replication(
     res = rep.simulate_failover(
         mode, lag=lag, rate=rate, partition_at=partition_at, seed=seed, **REP_FAILOVER
     )
-    fig, (top, bottom) = plots.figure(2, 1, width=8.0, height=7.0, height_ratios=[1.2, 1])
+    fig, (top, bottom) = plots.figure(2, 1, width=7.5, height=6.4, height_ratios=[1.2, 1])
     rows = {"primary": 2, "backup1": 1, "backup2": 0}
     lost = set(res.lost_ids.tolist())
     acked = {"kept": [], "lost": []}

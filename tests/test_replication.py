@@ -416,7 +416,7 @@ def test_replication_panel_draws_the_model():
     x, y = _panel_line(panel.figure, 1, "λ·L")
     assert np.allclose(y, 50 * x / 1000)  # the theory line is rate × lag (lag drawn in ms)
     markers = panel.figure.axes[1].containers[0].lines[0].get_ydata()
-    table = rp.lost_writes_vs_lag(widgets.REP_LAGS, rate=50.0, runs=8, seed=0)
+    table = rp.lost_writes_vs_lag(widgets.REP_LAGS, rate=50.0, runs=12, seed=0)
     assert np.allclose(markers, table.mean(axis=1))
     res = rp.simulate_failover(
         "semisync", lag=0.1, rate=50, partition_at=1.0, seed=0, **widgets.REP_FAILOVER
