@@ -362,10 +362,8 @@ class PhiAccrualDetector:
             est = self.first_heartbeat_estimate
             self._add(est - est / 4)
             self._add(est + est / 4)
-        else:
-            mean, std = self._params()
-            if _phi(t - self.last, mean, std) < self.threshold:  # Akka: isAvailable
-                self._add(t - self.last)
+        elif t < self._deadline:  # Akka's isAvailable, φ(t) < threshold (φ grows with t)
+            self._add(t - self.last)
         self.last = t
         mean, std = self._params()
         self._deadline = t + mean + std * self._y
@@ -590,13 +588,18 @@ def replay(detector: Detector, arrivals: Sequence[float] | np.ndarray) -> Suspic
     """
     detector.reset()
     arrivals = np.asarray(arrivals, dtype=float)
-    n = len(arrivals)
-    deadlines = np.empty(n)
-    beat = detector.heartbeat
-    deadline = detector.suspicion_time
-    for i, t in enumerate(arrivals.tolist()):
-        beat(t)
-        deadlines[i] = deadline()
+    if type(detector) is FixedTimeoutDetector:  # its deadlines need no loop
+        deadlines = arrivals + detector.timeout
+        if len(arrivals):
+            detector.heartbeat(float(arrivals[-1]))
+    else:
+        beat = detector.heartbeat
+        deadline = detector.suspicion_time
+        out = []
+        for t in arrivals.tolist():
+            beat(t)
+            out.append(deadline())
+        deadlines = np.array(out, dtype=float)
     nxt = np.append(arrivals[1:], math.inf)
     wrong = deadlines < nxt
     return Suspicions(start=deadlines[wrong], stop=nxt[wrong], deadlines=deadlines)

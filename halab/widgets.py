@@ -747,7 +747,7 @@ def draw_heartbeats(
     jitter: float = 0.05,
     k: int = 3,
     threshold: float = 8.0,
-    crash_at: float = 45.0,
+    crash_at: float = 45.3,
     seed: int = 0,
 ):
     """A minute of heartbeats, what a fixed timeout and φ make of them, and a crash.
@@ -832,7 +832,7 @@ def draw_qos(
     interval: float = 1.0,
     loss: float = 0.1,
     delay: float = FD_DELAY,
-    beats: int = 20_000,
+    beats: int = 12_000,
     seed: int = 0,
 ):
     """The k-missed detector's QoS: closed forms (lines) beside a simulation (markers).
@@ -898,7 +898,7 @@ def qos_panel() -> Panel:
 
 
 FD_TIMEOUTS = (1.25, 1.5, 1.75, 2.25, 2.5, 2.75, 3.5, 4.5, 5.5, 7.5)  # × interval, no ties
-FD_THRESHOLDS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0)
+FD_THRESHOLDS = (0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 
 
 def draw_tradeoff(
@@ -906,7 +906,7 @@ def draw_tradeoff(
     loss: float = 0.01,
     jitter: float = 0.1,
     interval: float = 1.0,
-    beats: int = 6000,
+    beats: int = 5000,
     seed: int = 0,
 ):
     """Detection time against wrong suspicions per hour: fixed timeouts and φ thresholds.

@@ -548,3 +548,82 @@ def test_sweep_is_measure_qos_of_each():
     assert halab.detection.sweep(run, ds, crashes=50, seed=3) == [
         measure_qos(d, run, crashes=50, seed=3) for d in ds
     ]
+
+
+# -- the lesson's panels (halab.widgets, lesson 04 section) ----------------------------------
+
+LESSON04_PANELS = [
+    "heartbeats_panel",
+    "qos_panel",
+    "tradeoff_panel",
+    "adaptation_panel",
+    "gc_pause_panel",
+    "settings_panel",
+]
+
+
+@pytest.fixture
+def widgets():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from halab import widgets
+
+    return widgets
+
+
+def _line(ax, label_start):
+    for line in ax.get_lines():
+        if line.get_label().startswith(label_start):
+            return np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    raise AssertionError(f"no line {label_start!r} in {[x.get_label() for x in ax.get_lines()]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LESSON04_PANELS)
+def test_lesson04_panels_redraw_at_every_slider_end(widgets, name):
+    import matplotlib.pyplot as plt
+
+    panel = getattr(widgets, name)()
+    before = plt.get_fignums()
+    for control_name, control in panel.controls.items():
+        for value in (control.max, control.min):
+            changed = value != control.value
+            updates = panel.updates
+            panel.set(**{control_name: value})
+            assert panel.error is None, f"{name}: {control_name}={value}: {panel.error}"
+            assert panel.updates == updates + changed, f"{name}: moving {control_name} did nothing"
+    assert plt.get_fignums() == before, f"{name} leaks figures"
+
+
+def test_heartbeats_figure_draws_the_k_missed_timeout(widgets):
+    fig = widgets.draw_heartbeats(interval=0.5, k=4, threshold=6.0, seed=1)
+    _, y = _line(fig.axes[0], "timeout")
+    assert np.allclose(y, (4 + 0.5) * 0.5)
+    _, y = _line(fig.axes[1], "threshold")
+    assert np.allclose(y, 6.0)
+
+
+def test_qos_figure_theory_line_is_the_closed_form(widgets):
+    fig = widgets.draw_qos(interval=2.0, loss=0.2, beats=2000, seed=0)
+    k, y = _line(fig.axes[0], "closed form")
+    want = [
+        k_missed_qos(2.0, (kk + 0.5) * 2.0, widgets.FD_DELAY, 0.2).mistakes_per_hour for kk in k
+    ]
+    assert np.allclose(y, want)
+    _, y = _line(fig.axes[1], "E(T_D), closed form")
+    want = [k_missed_qos(2.0, (kk + 0.5) * 2.0, widgets.FD_DELAY, 0.2).detection_time for kk in k]
+    assert np.allclose(y, want)
+
+
+def test_settings_bars_run_from_best_to_worst_case(widgets):
+    fig = widgets.draw_settings(inter=3.0, fall=2, period_seconds=5, failure_threshold=4)
+    bars = fig.axes[0].patches
+    want = [
+        haproxy_detection(inter=3.0, fall=2),
+        kubernetes_detection(period_seconds=5, failure_threshold=4),
+        zookeeper_detection(2.0, 40.0),
+        akka_detection(),
+    ]
+    assert [b.get_x() for b in bars] == pytest.approx([s.best_case for s in want])
+    assert [b.get_x() + b.get_width() for b in bars] == pytest.approx([s.worst_case for s in want])
