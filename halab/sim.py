@@ -75,7 +75,8 @@ one-way partition stops its heartbeats (messages back would still pass).
 Latency is a distribution: ``Network(latency=Latency(0.05, jitter=0.01, dist="lognormal"),
 loss=0.01, duplicate=0.001)`` draws each delay from a lognormal with mean 50 ms and standard
 deviation 10 ms; with jitter, messages may overtake each other. ``Simulation(trace=False)``
-keeps only the records that nodes write themselves (``node.record``), for speed.
+keeps only the faults (crash, restart, pause) and the records nodes write themselves
+(``node.record``), and runs about three times faster.
 """
 
 from __future__ import annotations
