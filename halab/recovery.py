@@ -85,6 +85,7 @@ __all__ = [
     "K8S_FAILURE_THRESHOLD",
     "K8S_PROBE_PERIOD",
     "KUBERNETES",
+    "YEAR",
     "Backoff",
     "BackoffPolicy",
     "CrashLoop",
@@ -625,7 +626,11 @@ class Worker(Node):
     def on_restart(self) -> None:
         self.restarted_at = self.now
         self.state = "starting"
-        self.set_timer("started", self.supervisor.recovery.restart)
+        recovery = self.supervisor.recovery
+        if self.run_time is None:  # it cannot crash before it serves: one timer for both steps
+            self.set_timer("ready", recovery.restart + recovery.warm_up)
+        else:
+            self.set_timer("started", recovery.restart)
 
     def on_timer_started(self) -> None:
         self.state = "warming"
@@ -658,8 +663,8 @@ class Supervisor(Node):
 
     Each crash is noticed after a detection time drawn from ``recovery`` (liveness probes),
     then the supervisor takes ``recovery.decision`` seconds plus the backoff wait of that
-    worker's :class:`Backoff`, and restarts it. It records ``backoff`` records
-    ``(worker, wait)`` in the trace.
+    worker's :class:`Backoff`, and restarts it. At each restart it writes a ``backoff``
+    record ``(worker, wait)`` to the trace.
 
     Attributes:
         recovery: the :class:`Recovery` it follows.
@@ -674,18 +679,22 @@ class Supervisor(Node):
         self.restarts: dict[str, list[tuple[float, float]]] = {}
 
     def notice(self, worker: Worker, ran: float) -> None:
-        """A worker crashed after running ``ran`` seconds: learn of it after the detection time."""
-        self.sim.after(self.recovery.detection_delay(self.rng), self._detected, worker, ran)
+        """A worker crashed after running ``ran`` seconds: schedule its restart.
 
-    def _detected(self, worker: Worker, ran: float) -> None:
+        It is detected after a probe delay, then the supervisor decides and waits its backoff.
+        Nothing else can change the worker's backoff meanwhile, so the wait is drawn now and
+        the restart is one scheduled call (fewer events, the same times).
+        """
         backoff = self.backoffs.get(worker.name)
         if backoff is None:
             backoff = self.backoffs[worker.name] = Backoff(self.recovery.policy, self.rng)
+        detection = self.recovery.detection_delay(self.rng)
         wait = backoff.next(ran)
-        self.record("backoff", (worker.name, wait))
-        self.sim.after(self.recovery.decision + wait, self._restart, worker, wait)
+        delay = detection + self.recovery.decision + wait
+        self.sim.after(delay, self._restart, worker, wait)
 
     def _restart(self, worker: Worker, wait: float) -> None:
+        self.record("backoff", (worker.name, wait))
         self.restarts.setdefault(worker.name, []).append((self.now, wait))
         self.sim.restart(worker.name)
 

@@ -80,6 +80,19 @@ def test_a_worker_that_runs_past_ten_minutes_restarts_at_once_every_time():
     assert loop.delays[:5].tolist() == [0, 10, 20, 40, 80]
 
 
+def test_crash_loop_without_a_cap_and_around_the_reset():
+    # no cap: the waits keep doubling, 0, 10, 20, ..., 2560 s
+    uncapped = crash_loop(7200.0, policy=BackoffPolicy(cap=math.inf))
+    assert uncapped.restarts.tolist() == [0, 10, 30, 70, 150, 310, 630, 1270, 2550, 5110]
+    # a day of crashes 540 s after each start: 540 + (0, 10, 20, 40, 80, 160), then 840 s apart
+    short = crash_loop(86400.0, run_time=540.0)
+    sixth = 6 * 540 + 10 + 20 + 40 + 80 + 160
+    assert short.restarts[5] == sixth
+    assert len(short.restarts) == 6 + (86400 - sixth) // 840
+    # 660 s runs outlive the 600 s reset: restarted at once, every 660 s
+    assert len(crash_loop(86400.0, run_time=660.0).restarts) == 86400 // 660
+
+
 def test_backoff_state_follows_kubelets_has_expired_rule():
     b = Backoff(KUBERNETES)
     waits = [b.next(ran) for ran in (0, 5, 5, 700, 1, 1, 600, 600.5)]
@@ -350,6 +363,21 @@ def test_warm_up_grows_with_data_only_without_a_volume():
     assert kept[0] == kept[1] == kept[2]
 
 
+def test_the_lessons_volume_versus_fresh_figures():
+    mttf = 86400.0
+    outage = 25.0 + 1.0 + 5.0  # mean detection (10 s probes x 3) + decision + restart
+    fresh = warm_up_time(50_000, copy_rate=100, write_rate=5)
+    kept = warm_up_time(50_000, copy_rate=100, write_rate=5, persistent=True, outage=outage)
+    assert fresh == pytest.approx(50_000 / 95) and kept == pytest.approx(5 * 31 / 95)
+    for warm, hours in ((fresh, 56.14), (kept, 3.31)):
+        r = Recovery(decision=1.0, restart=5.0, warm_up=warm)
+        q = 1 - math.exp(-max(0.0, 600 - 5 - warm) / mttf)
+        backoff = sum((1 - q) * q**j * min(300, 10 * 2 ** (j - 1)) for j in range(1, 60))
+        mttr = outage + backoff + warm
+        assert r.downtime_per_year(mttf) == pytest.approx(mttr / (mttf + mttr) * 8760)
+        assert r.downtime_per_year(mttf) == pytest.approx(hours, abs=0.005)
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 
@@ -392,3 +420,90 @@ def test_warm_up_grows_with_data_only_without_a_volume():
 def test_bad_input_raises_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"^{name} must"):
         call()
+
+
+# --- the lesson's panels (halab.widgets, lesson 08 section) --------------------------------
+
+
+def _panels():
+    from halab import widgets
+
+    return [
+        widgets.backoff_panel,
+        widgets.crash_loop_panel,
+        widgets.mttr_panel,
+        widgets.warm_up_panel,
+    ]
+
+
+def _line(fig, label_start, ax_index):
+    for line in fig.axes[ax_index].get_lines():
+        if line.get_label().startswith(label_start):
+            return np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    raise AssertionError(f"no line labelled {label_start!r}")
+
+
+@pytest.mark.parametrize("factory", _panels(), ids=lambda f: f.__name__)
+def test_every_control_redraws_and_no_figure_leaks(factory):
+    import matplotlib.pyplot as plt
+
+    panel = factory()
+    before = plt.get_fignums()
+    for name, control in panel.controls.items():
+        updates = panel.updates
+        if hasattr(control, "options"):
+            options = list(control.options)
+            new = options[-1] if control.value != options[-1] else options[0]
+        else:
+            new = control.max if control.value != control.max else control.min
+        panel.set(**{name: new})
+        assert panel.updates == updates + 1, f"moving {name} did not redraw"
+        assert panel.error is None, f"moving {name} to {new!r}: {panel.error}"
+    assert plt.get_fignums() == before, "panels must close their figures"
+
+
+def test_mttr_panel_draws_the_formula_and_one_marker_per_worker():
+    from halab import widgets
+
+    panel = widgets.mttr_panel()
+    panel.set(warm_up=300.0)
+    mttf = 24 * 3600.0
+    backoff = Recovery(warm_up=300.0, decision=1.0, restart=5.0).expected_backoff(mttf)
+    want = (1 - av.availability(mttf, 25 + 1 + backoff + 5 + 300)) * 8760
+    _, y = _line(panel.figure, "formula", 1)
+    assert y == pytest.approx([want, want])
+    x, y = _line(panel.figure, "simulated", 1)
+    assert len(x) == 16 and np.all(y > 0)
+    assert abs(y.mean() - want) < 4 * 0.5 * want / math.sqrt(16), "seed=0: markers far off"
+
+
+def test_crash_loop_panel_theory_and_simulation_coincide_without_jitter():
+    from halab import widgets
+
+    fig = widgets.draw_crash_loop(run_time=30.0, hours=2.0, jitter="none")
+    x_sim, gaps = _line(fig, "simulated", 1)
+    _, theory = _line(fig, "theory", 1)
+    assert gaps == pytest.approx(theory[: len(gaps)])
+    assert gaps[:7].tolist() == [30, 40, 50, 70, 110, 190, 330]
+
+
+def test_backoff_panel_shows_the_thundering_herd_only_without_jitter():
+    from halab import widgets
+
+    fig = widgets.draw_backoff(jitter="none", clients=200)
+    assert "200 of 200" in fig.axes[1].get_title()
+    fig = widgets.draw_backoff(jitter="full", clients=200)
+    _, counts = _line(fig, "retries", 1)
+    # the first retries spread over [0, 10] s: about 20 a second, never all 200 at once
+    assert counts.max() < 60, "seed=0"
+
+
+def test_warm_up_panel_lines_are_the_closed_form():
+    from halab import widgets
+
+    fig = widgets.draw_warm_up(data_gb=50.0, copy_rate=100.0, write_rate=5.0)
+    x, fresh = _line(fig, "fresh", 0)
+    i = int(np.argmin(abs(x - 50.0)))
+    assert fresh[i] == pytest.approx(50_000 / 95 / 60)
+    _, kept = _line(fig, "persistent", 0)
+    assert np.allclose(kept, 5 * 31 / 95 / 60)  # the outage: 25 s detection + 1 s + 5 s
