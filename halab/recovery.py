@@ -590,8 +590,9 @@ class Worker(Node):
 
     States: ``starting`` (``restart`` seconds), ``warming`` (``warm_up`` seconds), ``up``
     (serving), and crashed (``alive`` is False). It crashes either an exponential time with
-    mean ``mttf`` after it became ready, or, in a crash loop, ``run_time`` seconds after its
-    process started, whether or not it became ready.
+    mean ``mttf`` after it became ready (then it cannot crash while starting or warming, and
+    one timer covers both steps), or, in a crash loop, ``run_time`` seconds after its process
+    started, whether or not it became ready.
 
     Attributes:
         went_down: times it stopped serving (a crash while up), seconds.
