@@ -278,8 +278,9 @@ class WeightedRoundRobin(Policy):
     the picks of a heavy server are spread out: weights a=5, b=1, c=1 give a a b a c a a, not
     a a a a a b c.
 
-    Source: nginx, src/http/ngx_http_upstream_round_robin.c, ngx_http_upstream_get_peer()
-    (smooth weighted round robin since nginx 1.3.1). nginx's ``effective_weight`` (lowered
+    Source: nginx, src/http/ngx_http_upstream_round_robin.c, ngx_http_upstream_get_peer().
+    Older copies of that file kept sending to one peer until its weight was used up
+    (``current_weight--``), which gives a a a a a b c. nginx's ``effective_weight`` (lowered
     after failures) is left out: here health is the caller's ``healthy`` argument, and an
     unhealthy server takes no part in the round, as a ``down`` peer does in nginx.
     """
