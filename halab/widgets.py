@@ -1313,6 +1313,7 @@ def draw_traffic(
         xlim=(lo, hi),
         legend=False,
     )
+    bottom.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     bottom.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     bottom.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     return fig
