@@ -314,7 +314,7 @@ def test_band_covers_about_95_percent_of_workers():
     ).availabilities()
     low, high = r.band(mttf, horizon)
     inside = np.mean((measured >= low) & (measured <= high))
-    # 120 workers, p = 0.95: 3 binomial standard deviations is about +-6 %
+    # 200 workers, p = 0.95: 3 binomial standard deviations is about +-4.6 %
     assert 0.89 <= inside <= 1.0, f"{inside:.1%} inside the 95% band (seed={seed})"
 
 
