@@ -98,6 +98,7 @@ __all__ = [
     "simulate_election",
     "split_vote_probability",
     "time_to_elect",
+    "timing_availability",
     "zab_vote_wins",
 ]
 
@@ -1141,6 +1142,36 @@ class ElectionResult:
         won = {r.term for r in self.reigns}
         return len(stood - won)
 
+    def overlaps(self) -> list[tuple[float, float, tuple[str, ...]]]:
+        """Intervals ``(start, end, leaders)`` when two or more nodes led at once, any terms.
+
+        In Raft an old leader cut off from the majority still believes it leads (an older
+        term, so it can commit nothing); in Bully both coordinators act.
+        """
+        edges = []
+        for r in self.reigns:
+            edges.append((r.start, 1, r.leader))
+            edges.append((self.duration if r.end is None else r.end, 0, r.leader))
+        edges.sort()
+        leading: list[str] = []
+        out: list[tuple[float, float, tuple[str, ...]]] = []
+        since = 0.0
+        for t, starts, name in edges:
+            if len(leading) >= 2 and t > since:
+                out.append((since, t, tuple(sorted(leading))))
+            if starts:
+                leading.append(name)
+            else:
+                leading.remove(name)
+            since = t
+        merged: list[tuple[float, float, tuple[str, ...]]] = []
+        for a, b, who in out:
+            if merged and merged[-1][1] == a and merged[-1][2] == who:
+                merged[-1] = (merged[-1][0], b, who)
+            else:
+                merged.append((a, b, who))
+        return merged
+
     def states(self) -> dict[str, list[tuple[float, float, str, int]]]:
         """Per node, its ``(start, end, role, term)`` segments over the run (for a timeline)."""
         out: dict[str, list[tuple[float, float, str, int]]] = {n: [] for n in self.names}
@@ -1808,15 +1839,46 @@ def time_to_elect(
     return ElectionTimes((lo, hi), times, splits, params)
 
 
+def timing_availability(
+    timeout: tuple[float, float] = TIMEOUT,
+    *,
+    latency: float = LATENCY,
+    mtbf: float = 10.0,
+    mttr: float = 1.0,
+    nodes: int = 5,
+) -> float:
+    """The renewal estimate of the fraction of time a majority follows a live leader.
+
+    ``k_of_n(majority, n, a) * MTBF / (MTBF + E)``: a majority of servers must be up, each up
+    a fraction ``a = MTBF / (MTBF + MTTR)`` of the time (``halab.availability.k_of_n``); the
+    leader fails once per MTBF and each failure costs ``E``, :func:`expected_election_time`
+    plus one latency for the new leader's first heartbeat. 0 when elections never end.
+
+    Args:
+        timeout: election timeout range (min, max), seconds.
+        latency: one-way network latency, seconds.
+        mtbf: mean time between failures of one server, seconds.
+        mttr: how long a failed server stays down, seconds.
+        nodes: cluster size.
+    """
+    from halab.availability import k_of_n  # scipy; imported only when needed
+
+    n = _check_nodes(nodes)
+    mtbf = _check_number("mtbf", mtbf, 0.0, low_open=True)
+    mttr = _check_number("mttr", mttr, 0.0)
+    e = expected_election_time(timeout, latency=latency, nodes=n) + latency
+    if not math.isfinite(e):
+        return 0.0
+    return k_of_n(n // 2 + 1, n, mtbf / (mtbf + mttr)) * mtbf / (mtbf + e)
+
+
 @dataclass(frozen=True)
 class TimingRun:
     """The outcome of :func:`leader_availability`.
 
     Attributes:
         availability: measured fraction of time a majority followed a live leader.
-        theory: ``k_of_n(majority, n, a) * MTBF / (MTBF + E)`` with ``a = MTBF / (MTBF +
-            MTTR)``: a majority must be up (``halab.availability.k_of_n``), and each crash of
-            the leader costs one election (a renewal estimate).
+        theory: :func:`timing_availability` for the same settings.
         election_time: ``E``, seconds: :func:`expected_election_time` plus one latency (the new
             leader's first heartbeat must reach the followers).
         leader_crashes: how many times the node leading at that moment crashed.
@@ -1900,11 +1962,8 @@ def leader_availability(
             f[1] == "crash" and f[2] == r.leader and abs(f[0] - r.end) < 1e-12 for f in faults
         ):
             leader_crashes += 1
-    from halab.availability import k_of_n  # scipy; imported only when needed
-
     e = expected_election_time((lo, hi), latency=lat_mean, nodes=n) + lat_mean
-    quorum_up = k_of_n(n // 2 + 1, n, mtbf / (mtbf + mttr))
-    theory = quorum_up * mtbf / (mtbf + e) if math.isfinite(e) else 0.0
+    theory = timing_availability((lo, hi), latency=lat_mean, mtbf=mtbf, mttr=mttr, nodes=n)
     return TimingRun(
         availability=result.availability(),
         theory=theory,

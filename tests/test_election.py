@@ -558,3 +558,100 @@ def test_property_bully_ends_with_the_highest_live_id(data, seed):
     expected = bully_outcome(int(n[1:]) for n in alive)
     got = {int(n[1:]): int(v[0][1:]) for n, v in r.followers().items() if n in alive and v}
     assert got == expected, f"replay: {r.replay()}"
+
+
+# -- the lesson's panels (widgets.py, lesson 05) -------------------------------------------------
+
+
+def _title_texts(fig) -> str:
+    return " | ".join(
+        [ax.get_title() for ax in fig.axes] + [t.get_text() for ax in fig.axes for t in ax.texts]
+    )
+
+
+@pytest.mark.parametrize(
+    "factory, moves",
+    [
+        ("cluster_panel", {"algorithm": "zab", "nodes": 4, "loss": 0.1, "seed": 3}),
+        ("timeouts_panel", {"latency": 0.006, "trials": 40, "differing_logs": False}),
+        (
+            "split_brain_panel",
+            {"nodes": 4, "scenario": "cut off the leader", "seed": 2, "check_quorum": False},
+        ),
+        ("timing_panel", {"broadcast": 0.05, "timeout": 0.5, "mtbf": 50.0}),
+    ],
+)
+def test_every_lesson_05_control_redraws_and_no_figure_leaks(factory, moves):
+    import matplotlib.pyplot as plt
+
+    from halab import widgets
+
+    before = plt.get_fignums()
+    panel = getattr(widgets, factory)()
+    for name, value in moves.items():
+        updates = panel.updates
+        panel.set(**{name: value})
+        assert panel.updates == updates + 1 and panel.error is None, (name, panel.error)
+    assert plt.get_fignums() == before, "the panel must close its figures"
+
+
+def test_cluster_panel_buttons_replay_the_same_run():
+    from halab import election, widgets
+
+    panel = widgets.cluster_panel()
+    panel.advance()
+    first = election.simulate_election("raft", duration=2.5, seed=0)
+    assert first.leader in _title_texts(panel.figure)
+    panel.crash_leader()
+    panel.split()
+    panel.heal()
+    assert panel.fixed["faults"] == ((2.5, "crash_leader"), (3.5, "split"), (4.5, "heal"))
+    again = election.simulate_election("raft", duration=5.5, seed=0, faults=panel.fixed["faults"])
+    assert again.reigns[0] == replace(first.reigns[0], end=2.5)
+    assert f"{again.leader} leads term {again.term}" in _title_texts(panel.figure)
+    with pytest.raises(ValueError, match="action must be one of"):
+        panel.act("explode")
+    panel.reset()
+    assert panel.fixed["faults"] == () and panel.now == panel.start
+
+
+def test_timeouts_panel_draws_the_experiment():
+    from halab import election, widgets
+
+    panel = widgets.timeouts_panel()
+    panel.set(trials=60)
+    lines = [ln for ln in panel.figure.axes[0].get_lines() if ln.get_label().startswith("150-")]
+    assert len(lines) == len(widgets.FIGURE_9_8[2:])
+    r = election.time_to_elect(
+        (0.150, 0.155), trials=60, latency=0.003, jitter=0.001, max_time=3.0, seed=0
+    )
+    t, frac = r.cdf()
+    assert np.allclose(lines[0].get_xdata()[1:], t) and np.allclose(lines[0].get_ydata()[1:], frac)
+    assert f"median {np.median(r.times) * 1000:.0f} ms" in lines[0].get_label()
+
+
+def test_split_brain_panel_names_the_split_brain_of_bully_only():
+    from halab import widgets
+
+    panel = widgets.split_brain_panel()
+    texts = [t.get_text() for t in panel.figure.axes[0].texts if ":" in t.get_text()]
+    verdicts = {t.split(":")[0]: t for t in texts if t.split(":")[0] in ALGORITHMS}
+    assert "SPLIT BRAIN" in verdicts["bully"]
+    assert "SPLIT BRAIN" not in verdicts["raft"] and "SPLIT BRAIN" not in verdicts["zab"]
+
+
+def test_timing_panel_line_is_the_estimate_and_marker_the_simulation():
+    from halab import election, widgets
+
+    panel = widgets.timing_panel()
+    top = panel.figure.axes[0]
+    line = next(ln for ln in top.get_lines() if ln.get_label() == "renewal estimate")
+    x, y = line.get_xdata(), line.get_ydata()
+    k = len(x) // 2
+    want = election.timing_availability((x[k], 2 * x[k]), latency=0.005, mtbf=10.0, mttr=1.0)
+    assert y[k] == pytest.approx(want)
+    marker = next(ln for ln in top.get_lines() if ln.get_label() == "simulation")
+    run = election.leader_availability(
+        (0.15, 0.3), latency=0.005, jitter=0.005 / 3, mtbf=10.0, mttr=1.0, duration=60.0, seed=0
+    )
+    assert marker.get_ydata()[0] == pytest.approx(run.availability)
