@@ -238,3 +238,34 @@ def test_detection_trials_fall_between_the_bounds():
         assert (rows[:, 0] >= low - 0.02).all() and (rows[:, 0] <= high + SLACK).all(), rows
         low, high = readmission_bounds(inter, 2)
         assert (rows[:, 1] >= low - 0.02).all() and (rows[:, 1] <= high + SLACK).all(), rows
+
+
+def test_a_kernel_restart_leaves_nothing_behind():
+    jupyter_client = pytest.importorskip("jupyter_client")
+    km = jupyter_client.KernelManager(kernel_name="python3")
+    km.start_kernel(env=child_env())
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        code = (
+            "from halab.live import LiveCluster\n"
+            "cluster = LiveCluster(backends=2).start()\n"
+            "print([cluster.pid(0), cluster.pid(1), cluster._res.balancer_proc.pid])\n"
+        )
+        out = []
+        kc.execute_interactive(
+            code,
+            timeout=60,
+            output_hook=lambda msg: out.append(msg["content"].get("text", "")),
+        )
+        pids = eval("".join(out).strip())  # a printed list of ints
+        assert len(pids) == 3 and all(pid_running(p) for p in pids)
+        km.restart_kernel(now=False)  # a graceful restart, as JupyterLab's menu does
+        deadline = time.monotonic() + 5.0
+        while any(pid_running(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [p for p in pids if pid_running(p)] == []
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
