@@ -8,10 +8,11 @@ access, and the added median latency is reported. Cluster start and a drill are 
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
-from common import Row, at_least, below
+from common import Row, at_least, below, median_seconds
 
 from halab.live import LiveCluster, run_load
 
@@ -56,4 +57,44 @@ def bench_throughput() -> list[Row]:
         )
     )
     rows.append(below(group, "kill-and-revive drill, wall time", drill_s, 6000))
+    return rows
+
+
+def bench_panels() -> list[Row]:
+    """Redraw time of lesson 06's slider panel and of a drill's figure (no processes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from halab import widgets
+    from halab.live import Drill, Event, LoadResult, Record, Settings
+
+    group = "panel 06"
+    panel = widgets.detection_panel()
+    values = iter([0.3, 0.2] * 20)
+    rows = [
+        below(
+            group,
+            "detection panel update",
+            median_seconds(lambda: panel.set(inter=next(values)), repeat=7),
+            300,
+        )
+    ]
+    records = [Record(k / 100, 0.002, 200, f"b{k % 3}", (f"b{k % 3}",)) for k in range(400)]
+    drill = Drill(
+        LoadResult(records, t0=0.0),
+        [Event(1.0, "kill", 1), Event(1.05, "removed", 1), Event(2.5, "revive", 1)],
+        1,
+        1.0,
+        2.5,
+        Settings(),
+    )
+
+    def draw():
+        fig = widgets.draw_drill(drill=drill)
+        fig.savefig(io.BytesIO(), format="png", dpi=widgets.RENDER_DPI)
+        widgets.plt.close(fig)
+
+    rows.append(
+        below(group, "drill figure, drawn and rendered", median_seconds(draw, repeat=5), 300)
+    )
     return rows
