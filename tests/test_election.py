@@ -655,3 +655,30 @@ def test_timing_panel_line_is_the_estimate_and_marker_the_simulation():
         (0.15, 0.3), latency=0.005, jitter=0.005 / 3, mtbf=10.0, mttr=1.0, duration=60.0, seed=0
     )
     assert marker.get_ydata()[0] == pytest.approx(run.availability)
+
+
+def test_split_votes_figure_lines_are_the_formula():
+    from halab import widgets
+
+    fig = widgets.draw_split_votes(sizes=(5,), trials=30)
+    ax = fig.axes[0]
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "5 servers, formula")
+    x, y = line.get_xdata(), line.get_ydata()
+    assert np.allclose(y, [split_vote_probability(v, 4, 5) for v in x])
+    dots = next(ln for ln in ax.get_lines() if ln.get_label() == "5 servers, simulated")
+    assert list(dots.get_xdata()) == list(widgets.SPLIT_LATENCIES)
+    assert all(0.0 <= v <= 1.0 for v in dots.get_ydata())
+
+
+def test_first_term_only_counts_a_split_as_a_move_to_term_three():
+    r = time_to_elect(
+        (0.150, 0.150),
+        trials=20,
+        latency=Latency(0.003),
+        differing_logs=False,
+        crash="now",
+        first_term_only=True,
+        seed=0,
+    )
+    # identical timeouts and simultaneous timers: every first election splits
+    assert np.all(r.split_votes == 1) and np.all(np.isinf(r.times))
