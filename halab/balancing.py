@@ -43,7 +43,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import optimize, stats
+
+# scipy is imported inside the theory functions that need it: the live balancer process
+# imports this module for its policies, and scipy would add most of a second to its start.
 
 __all__ = [
     "POLICIES",
@@ -807,6 +809,8 @@ def _mixture_quantile(rates: np.ndarray, probs: np.ndarray, q: float) -> float:
         return float(np.dot(probs, np.exp(-rates * t))) - (1.0 - q)
 
     hi = -math.log1p(-q) / rates.min()
+    from scipy import optimize
+
     return float(optimize.brentq(survival, 0.0, hi * 1.0000001 + 1e-12, xtol=1e-13, rtol=1e-13))
 
 
@@ -840,6 +844,8 @@ def _gm1_sigma(lam: float, stages: int, mu: float) -> float:
         return lam / mu
     # h is convex with h(0) > 0 and h(1) = 0, rising through 1 when stable: the wanted root
     # lies left of h's minimum.
+    from scipy import optimize
+
     low = optimize.minimize_scalar(h, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-12})
     return float(optimize.brentq(h, 0.0, low.x, xtol=1e-15, rtol=1e-15))
 
@@ -885,6 +891,8 @@ def erlang_c(servers: int, load: float) -> float:
     c = _check_int("servers", servers, 1)
     rho = _check_load(load)
     a = c * rho
+    from scipy import stats
+
     b = float(stats.poisson.pmf(c, a) / stats.poisson.cdf(c, a))
     return b / (1.0 - rho * (1.0 - b))
 
@@ -921,6 +929,8 @@ def mmc_percentile(servers: int, load: float, q: float) -> float:
         return tail - (1.0 - q)
 
     hi = -math.log1p(-q) / min(1.0, theta) * 2.0 + 1.0
+    from scipy import optimize
+
     return float(optimize.brentq(survival, 0.0, hi, xtol=1e-13, rtol=1e-13))
 
 
