@@ -3,7 +3,7 @@
     >>> fig, ax = figure()
     >>> theory_line(ax, [1, 2, 3], [1, 4, 9], label="theory")
     >>> sim_points(ax, [1, 2, 3], [1.1, 3.9, 9.2], label="simulation")
-    >>> decorate(ax, title="Squares", xlabel="x", ylabel="x²")
+    >>> _ = decorate(ax, title="Squares", xlabel="x", ylabel="x²")
     >>> close(fig)
 
 Figures are closed after drawing (``show``) so that re-running a cell never leaks them.

@@ -3,7 +3,7 @@
 A tour::
 
     >>> from halab.live import LiveCluster                        # doctest: +SKIP
-    >>> with LiveCluster(backends=3, policy="round_robin") as cluster:
+    >>> with LiveCluster(backends=3, policy="round_robin") as cluster:  # doctest: +SKIP
     ...     drill = cluster.drill(victim=1, rate=100, kill_at=1.0, revive_at=2.5, duration=4.0)
     >>> drill.failed, drill.summary()["removed_after_kill_s"]     # doctest: +SKIP
     (0, 0.02)
