@@ -53,7 +53,7 @@ MTBF`` (:func:`leader_availability`).
 from __future__ import annotations
 
 import math
-from collections import Counter
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -1210,33 +1210,32 @@ class ElectionResult:
         """The intervals ``(start, end, leader, term)`` when a majority followed a live leader.
 
         A node follows ``(leader, term)`` from its ``follow`` record until it changes term,
-        becomes a candidate, crashes, or -- for the leader itself -- stops leading.
+        becomes a candidate, crashes, or -- for the leader itself -- stops leading; it counts
+        only while the network links it to that leader (a follower on the far side of a cut
+        may still believe in the leader, but the leader cannot reach it).
         """
         majority = len(self.names) // 2 + 1
         allegiance: dict[str, tuple[str, int] | None] = {n: None for n in self.names}
-        counts: Counter = Counter()
+        cut: frozenset = frozenset()
         intervals: list[tuple[float, float, str, int]] = []
         led: tuple[float, str, int] | None = None
 
-        def set_(node: str, value: tuple[str, int] | None) -> None:
-            old = allegiance[node]
-            if old == value:
-                return
-            if old is not None:
-                counts[old] -= 1
-            if value is not None:
-                counts[value] += 1
-            allegiance[node] = value
-
         def leading() -> tuple[str, int] | None:
-            for key, c in counts.items():
-                if c >= majority and allegiance.get(key[0]) == key:
+            for leader, key in allegiance.items():
+                if key is None or key[0] != leader:
+                    continue
+                n = sum(
+                    1
+                    for node, k in allegiance.items()
+                    if k == key and (node == leader or (leader, node) not in cut)
+                )
+                if n >= majority:
                     return key
             return None
 
         for r in self.trace:
             if r.kind == "follow":
-                set_(r.node, tuple(r.detail))
+                allegiance[r.node] = tuple(r.detail)
             elif r.kind == "state":
                 role, term = r.detail
                 mine = allegiance[r.node]
@@ -1245,7 +1244,9 @@ class ElectionResult:
                     or mine[1] != term
                     or (mine[0] == r.node and role != LEADER)
                 ):
-                    set_(r.node, None)
+                    allegiance[r.node] = None
+            elif r.kind == "links":
+                cut = r.detail
             else:
                 continue
             now = leading()
@@ -1459,6 +1460,38 @@ def _apply_fault(sim: Simulation, kind: str, *args) -> None:
         sim.network.partition(a, b)
     elif kind == "heal":
         sim.network.heal()
+    if kind in ("partition", "isolate", "isolate_leader", "split", "heal"):
+        _record_links(sim, kind, args)
+
+
+_CUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # simulation -> cut links
+
+
+def _record_links(sim: Simulation, kind: str, args: tuple) -> None:
+    """Write the set of cut links ``(src, dst)`` to the trace as a ``links`` record.
+
+    ``halab.sim.Network`` keeps its cuts private, so we mirror its rules here: ``partition``
+    cuts both directions between two groups, ``heal`` restores everything.
+    """
+    cut: set[tuple[str, str]] = set(_CUTS.get(sim, frozenset()))
+    names = list(sim.nodes)
+    if kind == "heal":
+        cut.clear()
+    else:
+        if kind == "partition":
+            a, b = args
+        elif kind == "split":
+            a, b = split_groups(names, current_leader(sim))
+        else:
+            who = args[0] if kind == "isolate" else current_leader(sim)
+            if who is None:
+                return
+            a, b = [who], [n for n in names if n != who]
+        a = [a] if isinstance(a, str) else list(a)
+        b = [b] if isinstance(b, str) else list(b)
+        cut |= {(x, y) for x in a for y in b if x != y} | {(y, x) for x in a for y in b if x != y}
+    _CUTS[sim] = frozenset(cut)
+    sim.trace.append(Record(sim.now, "network", "links", _CUTS[sim]))
 
 
 def split_groups(names: Sequence[str], leader: str | None = None) -> tuple[list[str], list[str]]:
