@@ -56,6 +56,8 @@ class Design:
         policy: the balancing policy (lesson 03), a key of ``balancing.POLICIES``.
         inter, fall, rise: the balancer's health checks (lessons 04 and 06), seconds and counts.
         retries: retries of idempotent requests on another replica (lesson 06), 0 to 5.
+        consecutive_5xx: failed requests in a row that eject a replica passively (lesson 06,
+            Envoy's outlier detection), or None for active checks only.
         db_nodes: database replicas with an elected leader (lesson 05), 1 to 9.
         db_mttf: hours between failures of one database node.
         db_mttr: hours to replace a failed database node.
@@ -79,6 +81,7 @@ class Design:
     fall: int = 2
     rise: int = 2
     retries: int = 2
+    consecutive_5xx: int | None = 3
     db_nodes: int = 3
     db_mttf: float = 90 * 24.0
     db_mttr: float = 4.0
@@ -107,6 +110,8 @@ class Design:
         whole("fall", 1, 10)
         whole("rise", 1, 10)
         whole("retries", 0, 5)
+        if self.consecutive_5xx is not None:
+            whole("consecutive_5xx", 1, 100)
         whole("db_nodes", 1, 9)
         for name in (
             "app_mttf",
@@ -145,6 +150,7 @@ class Design:
             "fall": self.fall,
             "rise": self.rise,
             "retries": self.retries,
+            "consecutive_5xx": self.consecutive_5xx,
         }
 
 
@@ -161,7 +167,8 @@ class Prediction:
         rpo_writes_per_failover: acknowledged writes lost per failover, on average.
         client_errors_per_app_crash: failed client requests when one replica crashes, at
             ``rate`` requests per second (0 with retries: every request that meets the dead
-            replica is retried elsewhere).
+            replica is retried elsewhere; without, the requests it gets until the active
+            checks or passive ejection take it out, whichever is first).
     """
 
     tiers: dict[str, float]
@@ -220,9 +227,14 @@ def predict(design: Design, *, rate: float = 100.0) -> Prediction:
     )
     if design.retries > 0:
         errors = 0.0
-    else:  # requests sent to the dead replica until the checks take it out, on average
+    else:
+        # Every request the dead replica gets fails until it leaves rotation: through the
+        # active checks after the mean detection time (its share of the requests meanwhile),
+        # or through passive ejection after consecutive_5xx failures, whichever comes first.
         low, high = health.detection_bounds(design.inter, design.fall)
         errors = rate / design.app_servers * (low + high) / 2
+        if design.consecutive_5xx is not None:
+            errors = min(errors, float(design.consecutive_5xx))
     tiers = {"balancer": a_balancer, "app": a_app, "database": a_db}
     return Prediction(
         tiers=tiers,

@@ -2802,5 +2802,5 @@ def draw_capstone_drill(*, drill, expectation):
         alpha=0.15,
         label="predicted: back in rotation by here",
     )
-    top.legend(fontsize=7, frameon=False, loc="lower left")
+    top.legend(fontsize=6.5, frameon=False, loc="upper left", ncol=3)
     return fig

@@ -42,9 +42,15 @@ def test_recovery_point_and_client_errors():
     one = capstone.predict(capstone.Design(replication="async", db_nodes=1))
     assert one.rpo_writes_per_failover == 0 and one.failovers_per_year == 0
     assert capstone.predict(capstone.Design(retries=2)).client_errors_per_app_crash == 0
-    # without retries: the dead replica's share of the requests until it is taken out
-    p = capstone.predict(capstone.Design(retries=0, inter=0.2, fall=2, app_servers=4), rate=100)
+    # without retries: the dead replica's share of the requests until the checks take it out
+    d = capstone.Design(retries=0, inter=0.2, fall=2, app_servers=4, consecutive_5xx=None)
+    p = capstone.predict(d, rate=100)
     assert p.client_errors_per_app_crash == pytest.approx(100 / 4 * (0.2 + 0.4) / 2)
+    # ... or until passive ejection after consecutive_5xx failures, if that is sooner
+    d = capstone.Design(retries=0, inter=0.2, fall=2, app_servers=4, consecutive_5xx=3)
+    assert capstone.predict(d, rate=100).client_errors_per_app_crash == 3
+    d = capstone.Design(retries=0, inter=0.2, fall=2, app_servers=4, consecutive_5xx=50)
+    assert capstone.predict(d, rate=100).client_errors_per_app_crash == pytest.approx(7.5)
 
 
 def test_more_redundancy_never_hurts_and_budget_adds_up():
