@@ -1302,7 +1302,7 @@ class ElectionResult:
         """A shell command that re-runs this simulation and checks its safety."""
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         code = (
-            "from halab.election import *; "
+            "from halab.election import *; from halab.sim import Latency; "
             f"r = simulate_election({args}); print(r.reigns); check_safety(r)"
         )
         for ch in '\\"$`':
