@@ -13,7 +13,8 @@ import halab
 MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages(halab.__path__, "halab.")
-    if not m.name.endswith("__main__") and m.name not in {"halab.live.backend", "halab.live.balancer"}
+    if not m.name.endswith("__main__")
+    and m.name not in {"halab.live.backend", "halab.live.balancer"}
 )
 
 
