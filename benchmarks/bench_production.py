@@ -59,3 +59,22 @@ def bench_balancers() -> list[Row]:
                 rps, med = _measure(front.url)
             rows += _rows(server, rps, med, d_rps, d_med)
     return rows
+
+
+def bench_panel() -> list[Row]:
+    """Lesson 09's slider panel (closed forms only): one redraw, default and moved."""
+    from common import below, median_seconds
+
+    from halab.widgets import windows_panel
+
+    panel = windows_panel()
+    values = iter([0.3, 0.2] * 20)
+    return [
+        below("panel 09 windows", "median update", median_seconds(panel.update), 300),
+        below(
+            "panel 09 windows",
+            "median slider move",
+            median_seconds(lambda: panel.set(inter=next(values))),
+            300,
+        ),
+    ]

@@ -11,6 +11,7 @@ Manual (sections 4.2 and 5.2) and nginx's ngx_http_upstream_module / ngx_http_pr
 from __future__ import annotations
 
 import doctest
+import importlib.util
 import math
 import os
 import re
@@ -30,7 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import halab.live.production as production
-from halab.live import IDEMPOTENT_METHODS, LiveCluster, Record, Settings
+from halab.live import IDEMPOTENT_METHODS, LiveCluster, Record, Settings, run_load
 from halab.live._proc import LOOPBACK, child_env
 from halab.live.cluster import Drill
 from halab.live.events import Event
@@ -39,6 +40,7 @@ from halab.live.production import (
     HAProxy,
     Nginx,
     ServerNotFound,
+    annotated,
     config_text,
     drill_numbers,
     drill_through,
@@ -48,6 +50,10 @@ from halab.live.production import (
     make_front,
     missing_message,
     nginx_lines,
+    nginx_out_window,
+    readmission_bound,
+    removal_bound,
+    retry_wait_without_redispatch,
     unmapped,
 )
 
@@ -298,6 +304,71 @@ def test_the_guard_needs_a_command():
     assert out.returncode != 0 and "usage" in out.stderr
 
 
+# -- what to expect: the closed forms ----------------------------------------------------------
+
+
+def test_removal_bounds_by_hand():
+    s = Settings()  # inter 0.2, fall 2, 3 consecutive failures, timeout 1.0
+    # killed: checks by fall * inter = 0.4 s; ejection by the 3rd failed request, the victim
+    # getting every 3rd request at 100/s: 3 * 0.03 = 0.09 s; the earlier wins
+    for b in ("halab", "haproxy", "nginx"):
+        assert removal_bound(b, s, rate=100, backends=3) == pytest.approx(0.09)
+    # hung: each failing check waits inter (no timeout check): (2-1)(0.2+0.2)+0.2+0.2 = 0.8 s;
+    # a request fails only at timeout: 1.0 + 0.09 s; nginx has only the latter
+    assert removal_bound("haproxy", s, fault="hang", rate=100, backends=3) == pytest.approx(0.8)
+    assert removal_bound("nginx", s, fault="hang", rate=100, backends=3) == pytest.approx(1.09)
+    quiet = Settings(consecutive_5xx=None)
+    assert removal_bound("halab", quiet, rate=100, backends=3) == pytest.approx(0.4)
+    assert removal_bound("nginx", quiet, rate=100, backends=3) == math.inf  # max_fails=0
+    with pytest.raises(ValueError, match="fault"):
+        removal_bound("nginx", s, fault="slow", rate=100, backends=3)
+    with pytest.raises(ValueError, match="balancer"):
+        removal_bound("envoy", s, rate=100, backends=3)
+
+
+def test_readmission_bounds_and_nginx_clock():
+    s = Settings(base_ejection_time=1.0)
+    assert readmission_bound("halab", s) == pytest.approx(0.4)  # rise * inter
+    assert readmission_bound("haproxy", Settings(inter=2.0, rise=3)) == pytest.approx(6.0)
+    assert nginx_out_window(s) == (1.0, 2.0)
+    assert nginx_out_window(Settings(base_ejection_time=2.5)) == (3.0, 4.0)
+    assert readmission_bound("nginx", s) == 2.0
+    assert readmission_bound("haproxy", Settings(checks=False)) == math.inf
+    # the manual's turn-around: min(timeout connect, 1 s) before each retry on the same server
+    assert retry_wait_without_redispatch(Settings()) == pytest.approx(2 * 0.5)
+    assert retry_wait_without_redispatch(Settings(connect_timeout=3.0, retries=3)) == 3.0
+
+
+def test_annotated_configuration_is_still_the_configuration():
+    s = Settings()
+    pairs = haproxy_lines(s, PORTS, port=40000)
+    text = annotated(pairs, s)
+    plain = [line.split("#")[0].rstrip() for line in text.splitlines()]
+    assert plain == [line.rstrip() for _, line in pairs]
+    assert "# halab: weights=None, inter=0.2, rise=2, fall=2, consecutive_5xx=3" in text
+    assert "# halab: idempotent methods only" in text
+
+
+def test_the_exercise_solution_agrees_with_the_generator():
+    spec = importlib.util.spec_from_file_location(
+        "_sol09", Path(__file__).resolve().parents[1] / "solutions" / "ex09_production.py"
+    )
+    sol = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sol)
+    s = Settings(consecutive_5xx=None, inter=0.35, rise=3, fall=4)
+    (server,) = [t for t in lines_of(haproxy_lines(s, [8001], port=1)) if t.startswith("server")]
+    assert server == sol.haproxy_server_line("b0", 8001, 0.35, 3, 4)
+    for retries, on in [(0, True), (1, False), (3, True)]:
+        s = Settings(retries=retries, retry_on_5xx=on)
+        text = [t for t in lines_of(nginx_lines(s, PORTS, port=1)) if "next_upstream" in t]
+        assert text == sol.nginx_retry_lines(retries, on)
+    for fail_timeout in (0.3, 1.0, 2.5, 7.0):
+        low, high = nginx_out_window(Settings(base_ejection_time=fail_timeout))
+        for at in (3.0, 3.25, 3.999):
+            out = sol.nginx_time_out(fail_timeout, at) - at
+            assert low < out <= high + 1e-9, (fail_timeout, at, out)
+
+
 # -- the generated files, checked by the servers themselves ----------------------------------------
 
 VARIANTS = [
@@ -530,3 +601,108 @@ def test_nginx_rejects_what_it_cannot_start(healthy):
     with pytest.raises(RuntimeError, match="nginx did not start.*unknown directive"):
         front.start()
     assert front.pid is None and not Path(front.tmpdir).exists()
+
+
+# -- the lesson's figures (halab.widgets, lesson 09), on made-up drills ----------------------------
+
+
+def made_up_drill(removed=1.05, readmitted=2.3, failed_at=()):
+    """100 requests a second for 3 s, round robin; b1 killed at 1.0 s and revived at 2.0 s."""
+    records = []
+    for k in range(300):
+        t = k / 100
+        name = f"b{k % 3}"
+        if name == "b1" and removed <= t < readmitted:
+            name = "b2"
+        if any(abs(t - f) < 1e-9 for f in failed_at):
+            records.append(Record(t, 0.01, 502, None))
+        else:
+            records.append(Record(t, 0.002 if t < 2.5 else 0.7, 200, name))
+    events = [
+        Event(1.0, "kill", 1),
+        Event(removed, "removed", 1),
+        Event(2.0, "revive", 1),
+        Event(readmitted, "readmitted", 1),
+    ]
+    return Drill(LoadResult(records, 0.0), events, 1, 1.0, 2.0, Settings())
+
+
+def test_draw_production_rows_and_titles():
+    from halab.widgets import draw_production
+
+    drills = {"halab": made_up_drill(), "nginx": made_up_drill(1.2, 2.9, failed_at=(1.01,))}
+    fig = draw_production(drills=drills, bin_width=0.1)
+    axes = fig.axes
+    assert len(axes) == 2
+    assert axes[0].get_title().startswith("halab: 0 failed, 50 slow; out after 50 ms")
+    assert (
+        axes[1].get_title().startswith("nginx: 1 failed, 50 slow; out after 200 ms, back after 900")
+    )
+    victim = [ln for ln in axes[0].get_lines() if ln.get_label() == "b1 answered"][0]
+    x, y = victim.get_data()
+    out = (x >= 1.1) & (x < 2.2)
+    assert (y[out] == 0).all() and (y[x < 1.0] > 0).any()
+    marks = sorted(
+        round(ln.get_xdata()[0], 3)
+        for ln in axes[0].get_lines()
+        if ln.get_linestyle() in ("--", ":")
+    )
+    assert marks == [1.0, 1.05, 2.0, 2.3]
+    with pytest.raises(ValueError, match="drills"):
+        draw_production(drills={})
+
+
+def test_draw_drill_numbers_bars_are_the_numbers():
+    from halab.widgets import draw_drill_numbers
+
+    drills = {"halab": made_up_drill(), "haproxy": made_up_drill(1.09, 2.4)}
+    bounds = {"halab": (0.09, 0.4), "haproxy": (0.09, 0.4)}
+    fig = draw_drill_numbers(drills=drills, bounds=bounds)
+    heights = [[round(p.get_height(), 6) for p in ax.patches] for ax in fig.axes]
+    want = [drill_numbers(d) for d in drills.values()]
+    assert heights[0] == [0, 0]
+    assert heights[1] == pytest.approx([n["removed_s"] * 1e3 for n in want])
+    assert heights[2] == pytest.approx([n["readmitted_s"] * 1e3 for n in want])
+    assert heights[4] == pytest.approx([n["p99_ms"] for n in want])
+    ticks = [seg[0][1] for c in fig.axes[1].collections for seg in c.get_segments()]
+    assert ticks == pytest.approx([90.0, 90.0])
+
+
+def test_windows_panel_draws_the_closed_forms():
+    from halab.widgets import draw_windows, windows_panel
+
+    fig = draw_windows(measured={"halab": (0.05, 0.3), "nginx": (0.08, None)})
+    left, right = fig.axes
+    bounds = sorted(ln.get_xdata()[0] for ln in left.get_lines() if ln.get_color() == "black")
+    assert bounds == pytest.approx([0.09, 0.09, 0.09])
+    backs = sorted(ln.get_xdata()[0] for ln in right.get_lines() if ln.get_color() == "black")
+    assert backs == pytest.approx([0.4, 0.4, 2.0])
+    markers = [ln.get_xdata()[0] for ln in right.get_lines() if ln.get_marker() == "o"]
+    assert markers == [0.3]
+    panel = windows_panel()
+    panel.set(inter=0.5, fault="hang", consecutive_5xx=10)
+    right = panel.figure.axes[1]
+    backs = sorted(ln.get_xdata()[0] for ln in right.get_lines() if ln.get_color() == "black")
+    assert backs == pytest.approx([1.0, 1.0, 2.0])  # rise * inter; nginx: fail_timeout + 1
+    left = panel.figure.axes[0]
+    outs = sorted(ln.get_xdata()[0] for ln in left.get_lines() if ln.get_color() == "black")
+    # hang: checks (2-1)(0.5+0.5)+0.5+0.5 = 2.0 s against 1.0 + 10 * 0.03 = 1.3 s by ejection
+    assert outs == pytest.approx([1.3, 1.3, 1.3])
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_without_redispatch_haproxy_retries_the_dead_server(healthy):
+    need("haproxy")
+    s = Settings(consecutive_5xx=None)
+    without = lambda pairs: [(k, line) for k, line in pairs if "redispatch" not in line]  # noqa: E731
+    with HAProxy(healthy.ports, s, names=healthy.names, edit=without) as front:
+        assert "redispatch" not in front.config
+        time.sleep(s.inter * s.fall + 0.1)
+        healthy.kill(1)
+        load = run_load(front.url, rate=100, duration=1.0, concurrency=16)
+    bad = [r for r in load.records if not r.ok]
+    assert bad, "without redispatch, requests sent to b1 before its DOWN must fail"
+    assert {r.status for r in bad} == {503}
+    wait = retry_wait_without_redispatch(s)  # 2 retries x min(0.5 s, 1 s)
+    assert all(abs(r.latency - wait) < 0.15 for r in bad), [r.latency for r in bad]

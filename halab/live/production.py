@@ -468,6 +468,113 @@ def unmapped(settings: Settings, server: str) -> list[tuple[str, str]]:
     return out
 
 
+# -- what to expect: closed forms ------------------------------------------------------------
+
+
+def nginx_out_window(settings: Settings) -> tuple[float, float]:
+    """Seconds nginx keeps a backend out after disabling it: ``(low, high]``.
+
+    nginx tests ``now - peer->checked <= peer->fail_timeout`` with ``now = ngx_time()``, a
+    clock of whole seconds (``src/http/ngx_http_upstream_round_robin.c``), and ``fail_timeout``
+    is written in whole seconds F. A backend disabled at time t (``checked = floor(t)``) is
+    chosen again from ``floor(t) + F + 1`` on: after more than F seconds, at most F + 1.
+    """
+    f = math.ceil(_check_settings(settings).base_ejection_time - 1e-9)
+    return float(f), float(f + 1)
+
+
+def removal_bound(
+    balancer: str, settings: Settings, *, fault: str = "kill", rate: float, backends: int
+) -> float:
+    """The latest a balancer takes a failed backend out of rotation, seconds after the fault.
+
+    Active checks (halab, HAProxy): a killed backend refuses each check at once, so DOWN comes
+    by ``fall * inter`` (:func:`halab.live.health.detection_bounds`); a hung one makes each
+    failing check wait its timeout (``check_timeout``, else ``inter``). Passive ejection (all
+    three): the ``consecutive_5xx``-th failed request to the victim, which gets every
+    ``backends``-th request at ``rate`` (:func:`halab.live.health.ejection_bounds`); a request
+    to a hung backend fails only at ``timeout``. The bound is the earlier of the two; nginx,
+    with no active checks, has only the passive one (``inf`` when ``consecutive_5xx`` is None:
+    ``max_fails=0`` never disables a backend).
+
+    Args:
+        balancer: ``"halab"``, ``"haproxy"`` or ``"nginx"``.
+        settings: the shared settings.
+        fault: ``"kill"`` or ``"hang"``.
+        rate: requests per second through the balancer.
+        backends: how many backends share them.
+    """
+    from halab.live.health import detection_bounds, ejection_bounds
+
+    if balancer not in BALANCERS:
+        raise ValueError(f"balancer must be one of {BALANCERS}, got {balancer!r}")
+    if fault not in FAULTS:
+        raise ValueError(f"fault must be one of {FAULTS}, got {fault!r}")
+    settings = _check_settings(settings)
+    bounds = [math.inf]
+    if settings.checks and balancer != "nginx":
+        wait = settings.effective_check_timeout if fault == "hang" else 0.0
+        bounds.append(detection_bounds(settings.inter, settings.fall, wait)[1])
+    if settings.consecutive_5xx is not None:
+        late = settings.timeout if fault == "hang" else 0.0
+        bounds.append(late + ejection_bounds(rate, backends, settings.consecutive_5xx)[1])
+    return min(bounds)
+
+
+def readmission_bound(balancer: str, settings: Settings) -> float:
+    """The latest a balancer puts a backend back, seconds after it answers again.
+
+    halab and HAProxy: ``rise`` passed checks, by ``rise * inter``
+    (:func:`halab.live.health.readmission_bounds`). nginx: the next real request it sends the
+    backend once the out window (:func:`nginx_out_window`) has passed, by ``F + 1`` seconds --
+    less the time between requests, which this bound leaves out.
+    """
+    from halab.live.health import readmission_bounds
+
+    if balancer not in BALANCERS:
+        raise ValueError(f"balancer must be one of {BALANCERS}, got {balancer!r}")
+    settings = _check_settings(settings)
+    if balancer == "nginx":
+        return nginx_out_window(settings)[1]
+    if not settings.checks:
+        return math.inf
+    return readmission_bounds(settings.inter, settings.rise)[1]
+
+
+def retry_wait_without_redispatch(settings: Settings) -> float:
+    """Seconds HAProxy spends retrying a dead server when ``option redispatch`` is missing.
+
+    Without redispatch every retry goes to the same server, after "a turn-around timer of
+    min("timeout connect", one second)" (HAProxy manual, ``retries``): ``retries`` such waits,
+    then the client gets a 503.
+    """
+    settings = _check_settings(settings)
+    return settings.retries * min(settings.connect_timeout, 1.0)
+
+
+def annotated(pairs: Sequence[tuple[str, str]], settings: Settings) -> str:
+    """The configuration with each line's halab setting(s) and value(s) as a trailing comment.
+
+    Both HAProxy and nginx read ``#`` to the end of a line as a comment, so the text is still
+    a valid configuration.
+    """
+    settings = _check_settings(settings)
+    width = min(64, max(len(line) for s, line in pairs if s) + 2)  # long lines: 2 spaces
+    out = []
+    for setting, line in pairs:
+        if not setting:
+            out.append(line)
+            continue
+        parts = []
+        for name in (x.strip() for x in setting.split(",")):
+            if name == "IDEMPOTENT_METHODS":
+                parts.append("idempotent methods only")
+            else:
+                parts.append(f"{name}={getattr(settings, name)!r}")
+        out.append(f"{line.ljust(width - 2)}  # halab: {', '.join(parts)}")
+    return "\n".join(out) + "\n"
+
+
 # -- running the real server ------------------------------------------------------------------
 
 
@@ -514,6 +621,8 @@ class ProductionBalancer:
         binary: the server's path (default: found on PATH or in the usual sbin folders).
         start_timeout: seconds the server may take to listen.
         access_log: log each request (needed to see when nginx uses a backend again).
+        edit: a function that changes the generated ``(setting, line)`` pairs before they are
+            written, e.g. to leave a line out and watch what breaks.
 
     Attributes:
         url: ``http://127.0.0.1:<port>`` once started.
@@ -536,8 +645,10 @@ class ProductionBalancer:
         binary: str | None = None,
         start_timeout: float = 10.0,
         access_log: bool = True,
+        edit: Callable[[list[tuple[str, str]]], list[tuple[str, str]]] | None = None,
     ) -> None:
         self.settings = _check_settings(Settings() if settings is None else settings)
+        self.edit = edit
         self.names = _names(ports, names)
         self.ports = list(ports)
         if not 0 < start_timeout <= 120:
@@ -604,6 +715,8 @@ class ProductionBalancer:
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             os.chmod(self.tmpdir, 0o711)  # nginx's workers run as nobody when started by root
         self.lines = self._lines(self.port, self.tmpdir)
+        if self.edit is not None:
+            self.lines = list(self.edit(list(self.lines)))
         self.config = config_text(self.lines)
         path = Path(self.tmpdir) / f"{self.server}.cfg"
         path.write_text(self.config)
