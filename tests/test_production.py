@@ -706,3 +706,36 @@ def test_without_redispatch_haproxy_retries_the_dead_server(healthy):
     assert {r.status for r in bad} == {503}
     wait = retry_wait_without_redispatch(s)  # 2 retries x min(0.5 s, 1 s)
     assert all(abs(r.latency - wait) < 0.15 for r in bad), [r.latency for r in bad]
+
+
+# -- LiveCluster(front=...): the same cluster behind HAProxy or nginx --------------------------
+
+
+def test_live_cluster_checks_its_front_early(monkeypatch):
+    with pytest.raises(ValueError, match="front must be one of"):
+        LiveCluster(front="envoy")
+    with pytest.raises(ValueError, match="naive"):
+        LiveCluster(front="haproxy", naive=True)
+    with pytest.raises(ValueError, match="NGINX Plus"):
+        LiveCluster(front="nginx", policy="least_response_time")
+    monkeypatch.setattr(production, "find_server", lambda server: None)
+    with pytest.raises(ServerNotFound, match="apt-get install"):
+        LiveCluster(front="haproxy")
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_live_cluster_fronted_by_haproxy_drills_and_cleans_up():
+    need("haproxy")
+    with LiveCluster(backends=3, front="haproxy") as c:
+        front = c._res.balancer
+        pid, port = front.pid, front.port
+        assert c.url == front.url and isinstance(front, HAProxy)
+        time.sleep(c.settings.inter * c.settings.fall + 0.05)  # full health, as drill_through
+        drill = c.drill(victim=1, rate=100, kill_at=0.6, revive_at=1.6, duration=2.4)
+        status = c.status()
+    assert drill.failed == 0, drill.summary()
+    assert drill.removed_t is not None and drill.readmitted_t is not None, drill.summary()
+    assert drill.readmitted_t - drill.revive_t <= readmission_bound("haproxy", c.settings) + SLACK
+    assert [row["in_rotation"] for row in status] == [True] * 3
+    assert not production._alive(pid) and not listening(port)

@@ -33,6 +33,7 @@ from halab.live._proc import LOOPBACK, launch, stop_process, wait_ready
 from halab.live.balancer import Balancer
 from halab.live.events import Event
 from halab.live.loadgen import LoadGenerator, LoadResult
+from halab.live.production import check_front, make_front
 from halab.live.settings import MAX_BACKENDS, Settings
 
 REVIVE_ATTEMPTS = 20  # binding the old port again: tries, 0.1 s apart
@@ -166,6 +167,9 @@ class LiveCluster:
         balancer_process: run the balancer in its own process (default) rather than as
             threads of this one. Its own process keeps it off this interpreter's lock, as a
             real balancer would be.
+        front: ``"halab"`` (default), or ``"haproxy"`` / ``"nginx"`` to put that server in
+            front of the backends instead, configured from the same settings (see
+            :mod:`halab.live.production`; raises ``ServerNotFound`` if it is not installed).
         start_timeout: seconds each process may take to start.
 
     Attributes:
@@ -182,6 +186,7 @@ class LiveCluster:
         settings: Settings | None = None,
         balancer_process: bool = True,
         start_timeout: float = 10.0,
+        front: str = "halab",
         **options,
     ) -> None:
         if isinstance(backends, bool) or not isinstance(backends, int):
@@ -204,6 +209,8 @@ class LiveCluster:
         make_policy(settings.policy, backends, weights=settings.weights, seed=settings.seed)
         if not 0 < start_timeout <= 120:
             raise ValueError(f"start_timeout must be in (0, 120] seconds, got {start_timeout}")
+        check_front(front, settings, backends)
+        self.front = front
         self.settings = settings
         self.n = backends
         self.names = [f"b{i}" for i in range(backends)]
@@ -232,7 +239,17 @@ class LiveCluster:
             self._res.backends = list(procs)
             for p in procs:
                 self.ports.append(int(wait_ready(p, self.start_timeout)["port"]))
-            if self.balancer_process:
+            if self.front != "halab":
+                self._res.balancer = make_front(
+                    self.front,
+                    self.ports,
+                    self.settings,
+                    names=self.names,
+                    on_event=self._record,
+                    start_timeout=self.start_timeout,
+                ).start()
+                self.url = self._res.balancer.url
+            elif self.balancer_process:
                 self._start_balancer_process()
             else:
                 self._res.balancer = Balancer(

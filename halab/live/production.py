@@ -938,6 +938,23 @@ class Nginx(ProductionBalancer):
 FRONTS: dict[str, type[ProductionBalancer]] = {"haproxy": HAProxy, "nginx": Nginx}
 
 
+def check_front(front: str, settings: Settings, backends: int) -> None:
+    """Fail early if ``front`` cannot stand in front of ``backends`` with ``settings``.
+
+    Raises:
+        ValueError: an unknown front, or settings it cannot express.
+        ServerNotFound: HAProxy or nginx is not installed.
+    """
+    if front == "halab":
+        return
+    if front not in FRONTS:
+        raise ValueError(f"front must be one of {BALANCERS}, got {front!r}")
+    lines = haproxy_lines if front == "haproxy" else nginx_lines
+    lines(settings, list(range(1, backends + 1)), port=1)
+    if find_server(front) is None:
+        raise ServerNotFound(missing_message([front]))
+
+
 def make_front(server: str, ports: Sequence[int], settings: Settings | None = None, **kw):
     """An :class:`HAProxy` or :class:`Nginx` (not started) by name."""
     return FRONTS[_check_server(server)](ports, settings, **kw)
