@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import json
 import math
 import os
 import re
@@ -554,7 +555,7 @@ def test_the_server_dies_with_its_parent(server):
         import json, time
         from halab.live.production import make_front
         front = make_front({server!r}, [1, 2]).start()  # nothing listens there: no matter
-        print(json.dumps([front.pid, front.port]), flush=True)
+        print(json.dumps([front.pid, front.port, front.tmpdir]), flush=True)
         time.sleep(60)
         """
     )
@@ -562,7 +563,7 @@ def test_the_server_dies_with_its_parent(server):
         [sys.executable, "-c", script], stdout=subprocess.PIPE, env=child_env(), text=True
     )
     try:
-        pid, port = eval(parent.stdout.readline())  # a JSON list of two ints
+        pid, port, tmpdir = json.loads(parent.stdout.readline())
         assert production._alive(pid) and listening(port)
         parent.send_signal(signal.SIGKILL)  # no finalizer, no atexit: the guard must notice
         parent.wait(5)
@@ -571,6 +572,9 @@ def test_the_server_dies_with_its_parent(server):
             time.sleep(0.05)
         assert not production._alive(pid)
         assert not listening(port)
+        while Path(tmpdir).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(tmpdir).exists()  # the guard deletes the private folder too
     finally:
         parent.kill()
         parent.wait()

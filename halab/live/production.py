@@ -47,7 +47,8 @@ with which each backend names itself, so that the load generator records who ans
 Neither server dies with its parent on its own. Each is started under a small guard process
 (``python -m halab.live.production --guard``) that kills the server's whole process group when
 its stdin reaches end of file -- when the block ends, or when this process dies however it
-dies -- so that a killed notebook kernel leaves no HAProxy or nginx behind.
+dies -- and then deletes the server's private folder, so that a killed notebook kernel leaves no
+HAProxy or nginx, and no file of theirs, behind.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ from halab.live.settings import IDEMPOTENT_METHODS, MAX_BACKENDS, Settings
 
 SERVERS = ("haproxy", "nginx")
 INSTALL_HINT = (
-    "install them with `sudo apt-get install haproxy nginx-light` (Debian, Ubuntu), "
+    "`sudo apt-get install haproxy nginx-light` (Debian, Ubuntu), "
     "`sudo dnf install haproxy nginx` (Fedora) or `brew install haproxy nginx` (macOS)"
 )
 # Where packages put the binaries when they are not on a non-root user's PATH.
@@ -126,7 +127,11 @@ def missing_message(servers: Sequence[str] = SERVERS) -> str:
         return ""
     names = " and ".join({"haproxy": "HAProxy", "nginx": "nginx"}[s] for s in missing)
     verb = "is" if len(missing) == 1 else "are"
-    return f"{names} {verb} not installed on this machine; {INSTALL_HINT}."
+    return (
+        f"{names} {verb} not installed on this machine; the lesson's live parts skip "
+        f"{'it' if len(missing) == 1 else 'them'}. To install both: {INSTALL_HINT}, then "
+        "restart the kernel."
+    )
 
 
 def server_version(server: str, binary: str | None = None) -> tuple[int, ...]:
@@ -722,7 +727,15 @@ class ProductionBalancer:
         path.write_text(self.config)
         self.log.clear()
         guard = subprocess.Popen(
-            [sys.executable, "-m", "halab.live.production", "--guard", "--", *self._command(path)],
+            [
+                sys.executable,
+                "-m",
+                "halab.live.production",
+                "--guard",
+                self.tmpdir,
+                "--",
+                *self._command(path),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -1180,7 +1193,7 @@ def _haproxy_show_stat(path: str) -> list[dict]:
     return [dict(zip(header, row.split(","))) for row in text[1:] if row]
 
 
-# -- the guard: ``python -m halab.live.production --guard -- <command>`` -------------------------
+# -- the guard: ``python -m halab.live.production --guard <folder> -- <command>`` ----------------
 
 
 def guard(argv: list[str]) -> int:
@@ -1230,8 +1243,10 @@ def guard(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:3] == ["--guard", "--"] and len(sys.argv) > 3:
-        code = guard(sys.argv[3:])
+    if len(sys.argv) > 4 and sys.argv[1] == "--guard" and sys.argv[3] == "--":
+        code = guard(sys.argv[4:])
+        # the server is gone: its private folder goes too, even when our parent died first
+        shutil.rmtree(sys.argv[2], ignore_errors=True)
         sys.stderr.flush()
         os._exit(code if 0 <= code < 256 else 1)  # do not wait for the watcher threads
-    raise SystemExit("usage: python -m halab.live.production --guard -- <command> [args...]")
+    raise SystemExit("usage: python -m halab.live.production --guard <folder> -- <command> ...")
