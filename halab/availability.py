@@ -118,11 +118,15 @@ def mttf_from_rate(rate: float) -> float:
 
 
 def nines(a: float) -> float:
-    """How many nines an availability has: -log10(1 - a); 0.999 → 3.0, 1.0 → inf."""
+    """How many nines an availability has: -log10(1 - a); 0.999 → 3.0, 1.0 → inf.
+
+    The result is rounded to 9 decimal places: in binary floating point 1 - 0.999 is
+    0.0010000000000000009, whose -log10 would print as 2.9999999999999996.
+    """
     a = _probability("a", a)
     if a == 1.0:
         return math.inf
-    return -math.log10(1.0 - a)
+    return round(-math.log10(1.0 - a), 9)
 
 
 def from_nines(n: float) -> float:

@@ -35,7 +35,8 @@ def test_downtime_budgets_published_figures():
 
 
 def test_nines():
-    assert av.nines(0.999) == pytest.approx(3.0)
+    assert av.nines(0.999) == 3.0  # exactly, as the design promises (0.999 → 3.0)
+    assert av.nines(0.99999) == 5.0
     assert av.nines(0.9) == pytest.approx(1.0)
     assert av.nines(0.0) == 0.0
     assert av.nines(1.0) == math.inf
