@@ -10,11 +10,12 @@ EX     ?=
 LINTED := halab exercises solutions tests benchmarks tools
 NBVAL  := -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
-.PHONY: lab test grade bench stubs notebooks-clean lint clean help
+.PHONY: lab test quick grade bench stubs notebooks-clean lint clean help
 
 help:
 	@echo "make lab    open the workbook in JupyterLab (creates .venv the first time)"
-	@echo "make test   run every check: lint, library tests, graders, notebooks"
+	@echo "make test   run every check: lint, library tests, graders, notebooks, browser"
+	@echo "make quick  the fast part of make test: lint, library tests, graders (no notebook runs)"
 	@echo "make grade  grade your exercises/  (TARGET=solutions, EX=ex01 to choose)"
 	@echo "make bench  print the benchmarks as one table"
 
@@ -34,6 +35,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 	$(BIN)/python -m halab.grading --target solutions
 	$(BIN)/python -m pytest $(NBVAL) notebooks
+
+quick: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/python tools/nbclean.py --check notebooks/*.ipynb
+	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not browser and not slow" \
+		--deselect tests/test_rerun.py
+	$(BIN)/python -m halab.grading --target solutions
 
 grade: $(STAMP)
 	$(BIN)/python -m halab.grading --target $(TARGET) $(if $(EX),--only $(EX))
