@@ -282,7 +282,9 @@ class WeightedRoundRobin(Policy):
 
     Source: nginx, src/http/ngx_http_upstream_round_robin.c, ngx_http_upstream_get_peer().
     Older copies of that file kept sending to one peer until its weight was used up
-    (``current_weight--``), which gives a a a a a b c. nginx's ``effective_weight`` (lowered
+    (``current_weight--``), which gave c b a a a a a (the commit "Upstream: smooth weighted
+    round-robin balancing" quotes it); LVS's weighted round robin gives a a a a a b c. Both
+    send a run of five to a. nginx's ``effective_weight`` (lowered
     after failures) is left out: here health is the caller's ``healthy`` argument, and an
     unhealthy server takes no part in the round, as a ``down`` peer does in nginx.
     """

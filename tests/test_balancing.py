@@ -61,7 +61,7 @@ def test_smooth_wrr_spreads_the_heavy_server():
     for cycle in range(10):
         picks = "".join(islice(stream, 7))
         longest = max(len(run) for run in picks.replace("b", " ").replace("c", " ").split())
-        # Plain weighted round robin (older nginx) sends a a a a a b c: a run of five.
+        # Plain weighted round robin (older nginx: c b a a a a a; LVS: a a a a a b c): a run of five.
         assert longest == 2, f"cycle {cycle}: {picks} has a run of {longest} a's"
 
 
