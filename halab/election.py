@@ -1709,6 +1709,15 @@ def expected_election_time(
     write ``W``; the leader crashed on average half a heartbeat interval ``h`` after its last
     heartbeat. Infinite when every term splits.
 
+    The dissertation writes it for timeouts in ``[1, 2]`` (a range as wide as its minimum,
+    e.g. 150-300 ms) with ``h`` half the minimum; here ``t_min`` and ``w`` are separate. Like
+    the dissertation it leaves out the old leader's last heartbeat on its way to the
+    followers. It assumes every term after a split starts afresh with the same ``p``. That holds
+    well while ``L / w`` is below about 0.3 (the ``tests`` check it against simulated clusters),
+    but a split leaves the timers restarted at different moments, so later terms split less:
+    for narrow ranges (``L / w`` near or above 1, e.g. 150-155 ms with ``L`` = 3 ms) it
+    overstates the time, and it says ``inf`` where real clusters still elect a leader.
+
     Args:
         timeout: election timeout range (min, max), seconds.
         latency: one-way network latency, seconds (fixed).

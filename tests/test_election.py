@@ -234,6 +234,41 @@ def test_expected_election_time_is_close_to_the_simulated_mean():
     assert measured == pytest.approx(e, rel=0.03), f"seed={seed}"
 
 
+@pytest.mark.parametrize("hi", [0.160, 0.200])
+def test_expected_election_time_holds_while_splits_are_moderate(hi):
+    # L / w = 0.3 and 0.06: within 5 % of the simulated mean. Our clock adds two one-way
+    # latencies that the formula leaves out (the old leader's last heartbeat, the new one's first).
+    lat, seed = 0.003, 17
+    r = time_to_elect(
+        (0.150, hi), trials=800, latency=Latency(lat), differing_logs=False, seed=seed
+    )
+    measured = float(np.mean(r.times)) - 2 * lat
+    e = expected_election_time((0.150, hi), latency=lat, nodes=5)
+    assert measured == pytest.approx(e, rel=0.05), f"150-{hi * 1000:.0f} ms, seed={seed}"
+
+
+def test_expected_election_time_overstates_narrow_ranges():
+    # Dissertation 9.3 takes every term after a split to be a fresh start with the same split
+    # probability; a split staggers the timers, so later terms split less and the formula
+    # overstates narrow ranges (150-155 ms at L = 3 ms: L / w = 0.6).
+    lat, seed = 0.003, 19
+    r = time_to_elect(
+        (0.150, 0.155), trials=500, latency=Latency(lat), differing_logs=False, seed=seed
+    )
+    assert r.censored == 0, f"seed={seed}"
+    measured = float(np.mean(r.times)) - 2 * lat
+    e = expected_election_time((0.150, 0.155), latency=lat, nodes=5)
+    p = split_vote_probability(lat / 0.005, 4, 5)
+    assert e > 1.4 * measured, f"formula {e:.3f} s vs simulated {measured:.3f} s, seed={seed}"
+    assert r.split_votes.mean() < 0.75 * p / (1 - p), f"seed={seed}"
+    # Narrower than the latency: the formula says no leader ever, the clusters still elect.
+    assert expected_election_time((0.150, 0.151), latency=lat, nodes=5) == math.inf
+    narrow = time_to_elect(
+        (0.150, 0.151), trials=40, latency=Latency(lat), differing_logs=False, seed=seed
+    )
+    assert narrow.censored < 20, f"seed={seed}"
+
+
 def test_randomness_in_timeouts_shortens_elections_as_in_figure_9_8():
     narrow = time_to_elect((0.150, 0.155), trials=400, seed=1)
     wide = time_to_elect((0.150, 0.300), trials=400, seed=1)
