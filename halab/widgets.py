@@ -2199,7 +2199,9 @@ def draw_replication(
     res = rep.simulate_failover(
         mode, lag=lag, rate=rate, partition_at=partition_at, seed=seed, **REP_FAILOVER
     )
-    fig, (top, bottom) = plots.figure(2, 1, width=7.5, height=6.4, height_ratios=[1.2, 1])
+    fig, (top, bottom) = plots.figure(
+        2, 1, width=7.5, height=6.4, height_ratios=[1.2, 1], margins={"hspace": 0.7}
+    )
     rows = {"primary": 2, "backup1": 1, "backup2": 0}
     lost = set(res.lost_ids.tolist())
     acked = {"kept": [], "lost": []}
@@ -2371,7 +2373,9 @@ def draw_quorum(
         if partition
         else ("no partition")
     )
-    plots.decorate(right, title=when, ylabel="share of operations", ylim=(0, 1.08))
+    plots.decorate(right, title=when, ylabel="share of operations", ylim=(0, 1.3), legend=False)
+    right.set_yticks(np.linspace(0, 1, 6))  # the room above 1 holds the legend, not data
+    right.legend(fontsize=8, frameon=False, ncol=3, loc="upper center")
     return fig
 
 
