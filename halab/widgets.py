@@ -3042,10 +3042,11 @@ def draw_design(
     ]
     ax.barh(names, values, color=colors)
     for y, v in enumerate(minutes.values()):
-        ax.text(max(v, 1e-4) * 1.15, y, f"{v:.3g} min", va="center", fontsize=8)
-    ax.axvline(budget, **plots.REFERENCE, label=f"SLO {slo:.2%}: {budget:.1f} min a year")
+        text = f"{v:,.0f} min" if v >= 100 else f"{v:.3g} min"
+        ax.text(max(v, 1e-4) * 1.15, y, text, va="center", fontsize=8)
+    ax.axvline(budget, **plots.REFERENCE, label=f"SLO {slo * 100:g}%: {budget:.1f} min a year")
     ax.set_xscale("log")
-    ax.invert_yaxis()
+    ax.set_ylim(len(names) - 0.5, -1.3)  # top down, with an empty row for the legend
     rpo = (
         f"{p.rpo_writes_per_failover:.0f} writes lost per failover"
         if p.rpo_writes_per_failover
@@ -3055,8 +3056,10 @@ def draw_design(
         ax,
         title=f"Availability {p.availability:.5%}; {rpo}",
         xlabel="expected minutes down a year (log scale)",
-        xlim=(1e-4, max(max(values), budget) * 8),
+        xlim=(1e-4, max(max(values), budget) * 30),
+        legend=False,
     )
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
     return fig
 
 
