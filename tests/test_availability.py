@@ -55,6 +55,10 @@ def test_structures():
     assert av.k_of_n(1, 4, 0.9) == pytest.approx(av.parallel(*[0.9] * 4))
     assert av.k_of_n(4, 4, 0.9) == pytest.approx(av.series(*[0.9] * 4))
     assert av.n_plus_one(3, 0.99) == pytest.approx(av.k_of_n(3, 4, 0.99))
+    # lesson 02's table: N+0 is all four in series; N+2 fails only when three of six are down
+    assert av.n_plus_one(4, 0.99, spares=0) == pytest.approx(0.99**4)
+    down = sum(math.comb(6, i) * 0.01**i * 0.99 ** (6 - i) for i in range(3, 7))
+    assert av.n_plus_one(4, 0.99, spares=2) == pytest.approx(1 - down)
 
 
 @settings(max_examples=60, deadline=None)
