@@ -2417,7 +2417,7 @@ def draw_backoff(
     """Backoff waits per attempt, and when the retries of many clients that failed together land.
 
     Top: the capped ceiling ``min(cap, base * 2**n)`` (line), the jitter's mean and bounds,
-    and the waits of 30 of the clients (markers). Bottom: retries per 5-second bin when
+    and the waits of 30 of the clients (markers). Bottom: retries per 1-second bin when
     ``clients`` clients all failed at time 0 and retry ``attempts`` times each.
     """
     from halab import recovery as rc
@@ -2461,8 +2461,11 @@ def draw_backoff(
         title=f"busiest second: {counts.max()} of {clients} clients retry together",
         xlabel="seconds since they all failed",
         ylabel="retries per second",
-        ylim=(0, clients * 1.1),
+        ylim=(0, clients * 1.35),
+        legend=False,
     )
+    bottom.set_yticks(np.linspace(0, clients, 5))  # the room above holds the legend, not data
+    bottom.legend(fontsize=8, frameon=False, ncol=2, loc="upper center")
     return fig
 
 
