@@ -2877,6 +2877,8 @@ def draw_drill_numbers(*, drills, bounds=None, slow: float = SLOW_SECONDS):
                 fontsize=7,
                 xytext=(0, 2),
                 textcoords="offset points",
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"},  # over a bound
+                zorder=3,
             )
         if bounds and k in (1, 2):
             for xi, n in zip(x, names):
