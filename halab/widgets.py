@@ -3045,7 +3045,11 @@ def draw_design(
         "C2",
         plots.UP_COLOR if p.yearly_downtime_minutes <= budget else plots.DOWN_COLOR,
     ]
-    ax.barh(names, values, color=colors)
+    # the app bar names the k-of-n it draws ("needed at peak" is capped at the servers there are)
+    labels = [
+        f"app ({design.app_needed} of {design.app_servers})" if n == "app" else n for n in names
+    ]
+    ax.barh(labels, values, color=colors)
     for y, v in enumerate(minutes.values()):
         text = f"{v:,.0f} min" if v >= 100 else f"{v:.3g} min"
         ax.text(max(v, 1e-4) * 1.15, y, text, va="center", fontsize=8)
