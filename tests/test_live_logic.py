@@ -335,6 +335,36 @@ def test_ejection_bounds_against_round_robin_arrivals():
     assert np.mean(delays) == pytest.approx((low + high) / 2, rel=0.05), f"seed {seed}"
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_ejection_bounds_with_retries_against_the_real_round_robin(n):
+    # The balancer's loop: each request picks from the policy; a failed one (on the dead
+    # backend) is retried on a backend not yet tried, picked from the same policy.
+    from halab.balancing import make_policy
+
+    rate, k, seed = 100.0, 3, 6
+    rng = np.random.default_rng(seed)
+    victim = n // 2
+    delays = []
+    for _ in range(500):
+        policy = make_policy("round_robin", n)
+        for _ in range(int(rng.integers(n))):  # a random place in the rotation
+            policy.pick([0] * n, [True] * n)
+        t, failures = -0.3 + rng.uniform(0, 1 / rate), 0
+        while failures < k:
+            i = policy.pick([0] * n, [True] * n)
+            if i == victim and t >= 0:
+                failures += 1
+                if failures == k:
+                    delays.append(t)
+                elif n > 1:
+                    policy.pick([0] * n, [j != i for j in range(n)])  # the retry
+            t += 1 / rate
+    low, high = halab.live.health.ejection_bounds(rate, n, k, retries=2)
+    assert low - 1e-9 <= min(delays) and max(delays) < high + 1e-9, f"n={n}, seed {seed}"
+    if n > 2:  # retries take turns, so ejection comes sooner than without them
+        assert high < halab.live.health.ejection_bounds(rate, n, k)[1]
+
+
 def test_detection_functions_reject_bad_input():
     with pytest.raises(ValueError, match="inter"):
         halab.live.health.detection_bounds(0, 2)
@@ -342,5 +372,7 @@ def test_detection_functions_reject_bad_input():
         halab.live.health.readmission_bounds(0.2, 2, -1)
     with pytest.raises(ValueError, match="rate"):
         halab.live.health.ejection_bounds(0, 3, 3)
+    with pytest.raises(ValueError, match="retries"):
+        halab.live.health.ejection_bounds(100, 3, 3, retries=-1)
     with pytest.raises(ValueError, match="trials"):
         halab.live.health.simulate_checks(0.2, 2, 2, trials=0)

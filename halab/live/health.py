@@ -271,24 +271,38 @@ def readmission_bounds(inter: float, rise: int, check_time: float = 0.0) -> tupl
     return low, low + inter
 
 
-def ejection_bounds(rate: float, backends: int, consecutive_5xx: int) -> tuple[float, float]:
+def ejection_bounds(
+    rate: float, backends: int, consecutive_5xx: int, *, retries: int = 0
+) -> tuple[float, float]:
     """Seconds from a death to passive ejection under round robin at a steady request rate.
 
     The dead backend gets every ``backends``-th request, one each ``g = backends / rate``
     seconds; the first arrives uniformly within ``[0, g)`` of the death and the
     ``consecutive_5xx``-th ``(consecutive_5xx - 1) g`` later: ``[(k - 1) g, k g)``.
 
+    With ``retries`` the retry of each failed request asks the same round robin for the next
+    backend not yet tried, and so takes that backend's turn: after its first failure the dead
+    backend comes round every ``backends - 1`` requests (every request for one or two backends),
+    ``g' = max(backends - 1, 1) / rate``, and the ejection falls in
+    ``[(k - 1) g', (k - 1) g' + g)``.
+
     Args:
         rate: requests per second through the balancer.
         backends: how many backends share them.
         consecutive_5xx: failures in a row that eject.
+        retries: the balancer's retries per request (only whether it is above 0 matters).
     """
     if not rate > 0:
         raise ValueError(f"rate must be > 0 requests per second, got {rate!r}")
     if backends < 1 or consecutive_5xx < 1:
         raise ValueError("backends and consecutive_5xx must be >= 1")
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries!r}")
     gap = backends / rate
-    return (consecutive_5xx - 1) * gap, consecutive_5xx * gap
+    if retries == 0:
+        return (consecutive_5xx - 1) * gap, consecutive_5xx * gap
+    low = (consecutive_5xx - 1) * max(backends - 1, 1) / rate
+    return low, low + gap
 
 
 def simulate_checks(
