@@ -595,7 +595,7 @@ def test_property_bully_ends_with_the_highest_live_id(data, seed):
     assert got == expected, f"replay: {r.replay()}"
 
 
-# -- the lesson's panels (widgets.py, lesson 05) -------------------------------------------------
+# -- the lesson's panels (halab/widgets/lesson05.py) -------------------------------------------------
 
 
 def _title_texts(fig) -> str:

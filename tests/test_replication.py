@@ -391,7 +391,7 @@ def test_staleness_curve_is_zero_for_strict_quorums():
     assert got.tolist() == [0.0, 0.0]
 
 
-# --- the lesson's panels (widgets.py, lesson 07) ------------------------------------------
+# --- the lesson's panels (halab/widgets/lesson07.py) ------------------------------------------
 
 
 def _panel_line(fig, ax_index: int, label_start: str):

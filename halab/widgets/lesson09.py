@@ -1,0 +1,288 @@
+"""Lesson 09, production load balancers: its drawing functions and slider panels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from halab import plots
+from halab.widgets.core import Panel, choice, int_slider, slider
+from halab.widgets.lesson06 import _ms
+
+PRODUCTION_MARKS = {  # event kind -> (colour, line style, label) of its vertical line
+    "kill": ("#c0392b", "--", "kill"),
+    "hang": ("#c0392b", "--", "hang"),
+    "revive": ("#4c9a2a", "--", "revive"),
+    "heal": ("#4c9a2a", "--", "release"),
+    "removed": ("#e67e22", ":", "out of rotation"),
+    "readmitted": ("#1e8449", ":", "back in rotation"),
+}
+BALANCER_COLORS = {"halab": "C0", "haproxy": "C1", "nginx": "C2"}
+SLOW_SECONDS = 0.5  # a request slower than this counts as slow in the lesson's figures
+
+
+def _production_marks(ax, drill, origin: float, end: float) -> None:
+    """Vertical lines at the fault, its end, and the first removal and readmission after it."""
+    firsts = {}
+    for e in drill.timeline:
+        if e.backend == drill.victim and e.kind in PRODUCTION_MARKS and e.kind not in firsts:
+            if e.kind in ("removed", "readmitted") and e.t < drill.kill_t:
+                continue
+            firsts[e.kind] = e.t
+    for kind, t in firsts.items():
+        if 0 <= t - origin <= end:
+            color, style, label = PRODUCTION_MARKS[kind]
+            ax.axvline(t - origin, color=color, linestyle=style, linewidth=1.4, label=label)
+
+
+def draw_production(*, drills, bin_width: float = 0.1, slow: float = SLOW_SECONDS):
+    """The same drill through each balancer: one row each, on the same time axis.
+
+    Each row: requests per second answered by the victim and by the others (steps), failed
+    requests (red bars) and slow answers (orange bars, slower than ``slow`` seconds), with the
+    fault, its end, and the balancer's removal and readmission of the victim marked.
+
+    Args:
+        drills: a dict from balancer name to :class:`halab.live.Drill`.
+        bin_width: seconds per bar.
+        slow: seconds above which an answer counts as slow.
+    """
+    from halab.live.production import drill_numbers
+
+    if not drills:
+        raise ValueError("drills must hold at least one drill")
+    if not bin_width > 0:
+        raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
+    rows = len(drills)
+    fig, axes = plots.figure(
+        rows,
+        1,
+        sharex=True,
+        height=plots.FIGSIZE[1] * (0.3 + 0.7 * rows),
+        squeeze=False,
+        margins={"hspace": 0.55},
+    )
+    spans = [float(d.load.starts.max() - d.start) for d in drills.values() if len(d.load)]
+    end = max(1, int((max(spans, default=1.0)) / bin_width)) * bin_width
+    edges = np.arange(int(round(end / bin_width)) + 1) * bin_width
+    highest = 1.0
+    for ax, (name, drill) in zip(axes[:, 0], drills.items()):
+        t = drill.load.starts - drill.start
+        ok = np.array([r.ok for r in drill.load.records], dtype=bool)
+        lat = drill.load.latencies
+        mine = np.array([r.backend == drill.name for r in drill.load.records], dtype=bool)
+        victim = np.histogram(t[ok & mine], bins=edges)[0] / bin_width
+        others = np.histogram(t[ok & ~mine], bins=edges)[0] / bin_width
+        failed = np.histogram(t[~ok], bins=edges)[0] / bin_width
+        slowed = np.histogram(t[ok & (lat > slow)], bins=edges)[0] / bin_width
+        x = edges[:-1]
+        ax.step(x, others, where="post", color="gray", label="the others answered")
+        ax.step(
+            x,
+            victim,
+            where="post",
+            color=BALANCER_COLORS.get(name, "C0"),
+            lw=1.8,
+            label=f"{drill.name} answered",
+        )
+        ax.bar(
+            x,
+            slowed,
+            width=bin_width,
+            align="edge",
+            color="#e67e22",
+            alpha=0.7,
+            label=f"slower than {slow:g} s",
+        )
+        ax.bar(x, failed, width=bin_width, align="edge", color=plots.DOWN_COLOR, label="failed")
+        _production_marks(ax, drill, drill.start, end)
+        n = drill_numbers(drill, slow=slow)
+        highest = max(highest, float(others.max(initial=0)), float(failed.max(initial=0)))
+        plots.decorate(
+            ax,
+            title=(
+                f"{name}: {n['failed']} failed, {n['slow']} slow; out after "
+                f"{_ms(n['removed_s'])}, back after {_ms(n['readmitted_s'])}"
+            ),
+            ylabel="req / s",
+            xlim=(0.0, end),
+            legend=False,
+        )
+    for ax in axes[:, 0]:
+        ax.set_ylim(0, highest * 1.5)
+    axes[0, 0].legend(fontsize=7, frameon=False, ncols=4, loc="upper left")
+    axes[-1, 0].set_xlabel("seconds since the drill began")
+    return fig
+
+
+def draw_drill_numbers(*, drills, bounds=None, slow: float = SLOW_SECONDS):
+    """The drills' numbers side by side: one small panel per measure, one bar per balancer.
+
+    Panels: failed requests; time from the fault to out of rotation; time from the end of the
+    fault to back in rotation (a dotted tick marks each balancer's theoretical bound, when
+    ``bounds`` gives it); answered requests per second; 99th percentile latency.
+
+    Args:
+        drills: a dict from balancer name to :class:`halab.live.Drill`.
+        bounds: optional dict from balancer name to ``(removal bound, readmission bound)``,
+            seconds (see :func:`halab.live.production.removal_bound`).
+        slow: seconds above which an answer counts as slow (for the failed panel's note).
+    """
+    from halab.live.production import drill_numbers
+
+    if not drills:
+        raise ValueError("drills must hold at least one drill")
+    names = list(drills)
+    nums = {name: drill_numbers(d, slow=slow) for name, d in drills.items()}
+    panels = [
+        ("failed requests", lambda n: n["failed"], ""),
+        ("out of rotation after", lambda n: _s_to_ms(n["removed_s"]), "ms"),
+        ("back in rotation after", lambda n: _s_to_ms(n["readmitted_s"]), "ms"),
+        ("answered", lambda n: n["answered_per_s"], "req / s"),
+        ("99th percentile latency", lambda n: n["p99_ms"], "ms"),
+    ]
+    fig, axes = plots.figure(
+        1,
+        len(panels),
+        width=plots.FIGSIZE[0] * 1.6,
+        height=plots.FIGSIZE[1] * 0.85,
+        margins={"wspace": 0.6, "left": 0.06, "right": 0.99, "bottom": 0.24},
+    )
+    x = np.arange(len(names))
+    colors = [BALANCER_COLORS.get(n, "C0") for n in names]
+    for k, (ax, (title, get, unit)) in enumerate(zip(axes, panels)):
+        values = [get(nums[n]) for n in names]
+        heights = [0.0 if v is None or not np.isfinite(v) else float(v) for v in values]
+        ax.bar(x, heights, color=colors, width=0.6)
+        for xi, v, h in zip(x, values, heights):
+            text = "never" if v is None else (f"{v:.0f}" if abs(v) >= 10 or v == 0 else f"{v:.2g}")
+            ax.annotate(
+                text,
+                (xi, h),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"},  # over a bound
+                zorder=3,
+            )
+        if bounds and k in (1, 2):
+            for xi, n in zip(x, names):
+                if n in bounds and np.isfinite(bounds[n][k - 1]):
+                    ax.hlines(
+                        bounds[n][k - 1] * 1e3,
+                        xi - 0.4,
+                        xi + 0.4,
+                        colors="black",
+                        linestyles=":",
+                        lw=1.5,
+                        label="bound" if xi == 0 else None,
+                    )
+        plots.decorate(ax, title=title, ylabel=unit, legend=False)
+        ax.title.set_fontsize(9)
+        ax.set_xticks(x, names, fontsize=7, rotation=30)
+        marks = [b[k - 1] * 1e3 for b in (bounds or {}).values() if k in (1, 2)]
+        top = max([*heights, *(m for m in marks if np.isfinite(m)), 1.0])
+        ax.set_ylim(0, top * 1.3)
+    if bounds:
+        axes[1].legend(fontsize=7, frameon=False, loc="upper left")
+    return fig
+
+
+def _s_to_ms(seconds):
+    return None if seconds is None else seconds * 1e3
+
+
+def draw_windows(
+    *,
+    inter: float = 0.2,
+    fall: int = 2,
+    rise: int = 2,
+    consecutive_5xx: int = 3,
+    fail_timeout: float = 1.0,
+    timeout: float = 1.0,
+    rate: float = 100.0,
+    fault: str = "kill",
+    measured=None,
+):
+    """How late each balancer can be, by the closed forms: out of rotation, and back.
+
+    For each balancer, a band from 0 to its bound (the line): left, seconds from the fault to
+    out of rotation (:func:`halab.live.production.removal_bound`); right, from the end of the
+    fault to back in rotation (:func:`halab.live.production.readmission_bound`). Markers: the
+    delays measured in live drills, when ``measured`` gives them.
+
+    Args:
+        inter, fall, rise: the active checks (halab and HAProxy; nginx has none).
+        consecutive_5xx: failed requests in a row that eject (``max_fails``, ``error-limit``).
+        fail_timeout: nginx's ``fail_timeout`` (halab's ``base_ejection_time``), seconds.
+        timeout: seconds of silence before a request to a backend is abandoned.
+        rate: requests per second, shared round robin by three backends.
+        fault: ``"kill"`` or ``"hang"``.
+        measured: optional dict from balancer name to ``(removed_s, readmitted_s)``.
+    """
+    from halab.live.production import BALANCERS, readmission_bound, removal_bound
+    from halab.live.settings import Settings
+
+    s = Settings(
+        inter=inter,
+        fall=int(fall),
+        rise=int(rise),
+        consecutive_5xx=int(consecutive_5xx),
+        base_ejection_time=fail_timeout,
+        timeout=timeout,
+    )
+    fig, (left, right) = plots.figure(1, 2, margins={"wspace": 0.08, "left": 0.14})
+    names = list(BALANCERS)
+    y = np.arange(len(names))[::-1]
+    out = [removal_bound(b, s, fault=fault, rate=rate, backends=3) for b in names]
+    back = [readmission_bound(b, s) for b in names]
+    for ax, values, title, column in (
+        (left, out, f"out of rotation, after the {fault}", 0),
+        (right, back, "back in rotation, after its return", 1),
+    ):
+        for yi, name, v in zip(y, names, values):
+            color = BALANCER_COLORS[name]
+            ax.barh(yi, v, height=0.5, color=color, alpha=0.25)
+            ax.plot(
+                [v, v],
+                [yi - 0.3, yi + 0.3],
+                color="black",
+                lw=1.6,
+                label="theory: at the latest" if yi == y[0] else None,
+            )
+            ax.annotate(f"{v:.2f} s", (v, yi + 0.3), fontsize=8, ha="center", va="bottom")
+            if measured and name in measured and measured[name][column] is not None:
+                ax.plot(
+                    [measured[name][column]],
+                    [yi],
+                    "o",
+                    color=color,
+                    ms=6,
+                    zorder=4,
+                    label="measured" if yi == y[0] else None,
+                )
+        top = max([*values, *(m[column] or 0 for m in (measured or {}).values())])
+        plots.decorate(ax, title=title, xlabel="seconds", xlim=(0, top * 1.25 + 0.05), legend=False)
+        ax.title.set_fontsize(10)
+    left.set_yticks(y, names)
+    right.set_yticks(y, [])
+    right.legend(fontsize=7, frameon=False, loc="lower right")
+    return fig
+
+
+def windows_panel() -> Panel:
+    """Sliders over :func:`draw_windows`."""
+    return Panel(
+        draw_windows,
+        {
+            "inter": slider(0.2, 0.05, 2.0, 0.05, "inter (s)"),
+            "fall": int_slider(2, 1, 5, "fall"),
+            "rise": int_slider(2, 1, 5, "rise"),
+            "consecutive_5xx": int_slider(3, 1, 10, "max_fails / error-limit"),
+            "fail_timeout": slider(1.0, 1.0, 10.0, 1.0, "fail_timeout (s)"),
+            "timeout": slider(1.0, 0.1, 5.0, 0.1, "timeout (s)"),
+            "rate": slider(100.0, 10.0, 1000.0, 10.0, "rate (req/s)"),
+            "fault": choice("kill", ["kill", "hang"], "fault"),
+        },
+    )
