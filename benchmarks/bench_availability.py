@@ -26,7 +26,11 @@ def panel_update_seconds(factory, control, values) -> float:
 
 def bench_panels():
     return [
-        below(f"panel {factory.__name__}", "median update", panel_update_seconds(*case), BAR_MS)
-        for case in PANELS
-        for factory in [case[0]]
+        below(
+            f"panel {factory.__name__}",
+            "median update",
+            panel_update_seconds(factory, c, v),
+            BAR_MS,
+        )
+        for factory, c, v in PANELS
     ]

@@ -63,19 +63,19 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     exercise = getattr(item.module, "EXERCISE", None)
-    if exercise is None or report.when != "call" and not report.failed:
+    # one outcome per check: its call, or the setup that failed before it (a missing file)
+    if exercise is None or (report.when != "call" and not report.failed):
         return
-    if report.when == "call" or report.failed:
-        if report.passed:
-            _outcomes.append(
-                {"exercise": exercise, "check": item.name, "outcome": "passed", "message": ""}
-            )
-        elif call.excinfo is not None:
-            kind, message = describe(call.excinfo)
-            _outcomes.append(
-                {"exercise": exercise, "check": item.name, "outcome": kind, "message": message}
-            )
-            report.longrepr = message
+    if report.passed:
+        _outcomes.append(
+            {"exercise": exercise, "check": item.name, "outcome": "passed", "message": ""}
+        )
+    elif call.excinfo is not None:
+        kind, message = describe(call.excinfo)
+        _outcomes.append(
+            {"exercise": exercise, "check": item.name, "outcome": kind, "message": message}
+        )
+        report.longrepr = message
 
 
 def pytest_sessionfinish(session, exitstatus):
