@@ -5,38 +5,62 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+TSTAMP := $(VENV)/.test-stamp
 TARGET ?= exercises
 EX     ?=
 LINTED := halab exercises solutions tests benchmarks tools
 NBVAL  := -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
-.PHONY: lab test quick grade bench stubs notebooks-clean lint clean help
+.PHONY: lab test test-browser quick grade bench stubs notebooks-clean lint clean help
 
 help:
 	@echo "make lab    open the workbook in JupyterLab (creates .venv the first time)"
-	@echo "make test   run every check: lint, library tests, graders, notebooks, browser"
+	@echo "make test   run every check: lint, library tests, graders, notebooks (not the browser)"
+	@echo "make test-browser  drive every lesson in JupyterLab in Chromium (CI runs it too)"
 	@echo "make quick  the fast part of make test: lint, library tests, graders (no notebook runs)"
 	@echo "make grade  grade your exercises/  (TARGET=solutions, EX=ex01 to choose)"
 	@echo "make bench  print the benchmarks as one table"
 
+# `make lab` installs what a learner needs (requirements.txt); `make test` adds the test tools.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e '.[test]'
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+$(TSTAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(TSTAMP)
 
-test: $(STAMP)
+# JupyterLab serves the repository root (notebooks/ and exercises/ side by side) and opens the
+# welcome lesson; as root (a container) it needs --allow-root, which we add and say so.
+LAB_ARGS := --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
+
+lab: $(STAMP)
+	@git config filter.halab-nbclean.clean >/dev/null 2>&1 || \
+		git config filter.halab-nbclean.clean '"$(CURDIR)/$(BIN)/python" tools/nbclean.py --filter' \
+		2>/dev/null || true
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "make lab: running as root (a container?): starting JupyterLab with --allow-root"; \
+		exec $(BIN)/jupyter lab $(LAB_ARGS) --allow-root; \
+	else exec $(BIN)/jupyter lab $(LAB_ARGS); fi
+
+# make test: everything but the browser test, which is `make test-browser` (CI runs both).
+# Notebooks run two at a time, one file per worker (nbval in pytest-xdist, --dist loadfile).
+test: $(TSTAMP)
+	@date +%s > $(VENV)/.test-start
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python tools/nbclean.py --check notebooks/*.ipynb
-	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not browser"
 	$(BIN)/python -m halab.grading --target solutions
-	$(BIN)/python -m pytest $(NBVAL) notebooks
+	$(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile notebooks
+	@echo "make test: done in $$(( $$(date +%s) - $$(cat $(VENV)/.test-start) )) s"
 
-quick: $(STAMP)
+test-browser: $(TSTAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider tests -m browser
+
+quick: $(TSTAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python tools/nbclean.py --check notebooks/*.ipynb
@@ -44,10 +68,13 @@ quick: $(STAMP)
 		--deselect tests/test_rerun.py
 	$(BIN)/python -m halab.grading --target solutions
 
+# A learner's unfinished grade is not an error: make grade shows the scoreboard and exits 0.
+# STRICT=1 (an autograder, CI) exits with the grader's own status: non-zero unless all pass.
 grade: $(STAMP)
-	$(BIN)/python -m halab.grading --target $(TARGET) $(if $(EX),--only $(EX))
+	@$(BIN)/python -m halab.grading --target $(TARGET) $(if $(EX),--only $(EX)) \
+		|| { status=$$?; [ -z "$(STRICT)" ] && [ $$status = 1 ] || exit $$status; }
 
-bench: $(STAMP)
+bench: $(TSTAMP)
 	$(BIN)/python benchmarks/run.py
 
 stubs: $(STAMP)
@@ -56,7 +83,7 @@ stubs: $(STAMP)
 notebooks-clean: $(STAMP)
 	$(BIN)/python tools/nbclean.py notebooks/*.ipynb
 
-lint: $(STAMP)
+lint: $(TSTAMP)
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/ruff check --fix $(LINTED)
 

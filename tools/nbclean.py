@@ -6,6 +6,12 @@ in ``--nbval-lax`` mode); every other code cell is committed without outputs or 
     python tools/nbclean.py notebooks/01_availability.ipynb           # strip in place
     python tools/nbclean.py --execute notebooks/01_availability.ipynb # run, then strip
     python tools/nbclean.py --check notebooks/*.ipynb                 # exit 1 if not clean
+    python tools/nbclean.py --filter < in.ipynb > out.ipynb           # git's clean filter
+
+``make lab`` registers ``--filter`` as the git clean filter ``halab-nbclean`` that
+``.gitattributes`` names for ``notebooks/*.ipynb``: the outputs a learner's run autosaves stay in
+their files but never show as changes, so ``git pull`` of a corrected lesson does not conflict.
+Without the filter registered (a fresh clone), git ignores the attribute.
 
 Written here rather than taken from nbstripout because nbstripout keeps outputs by a metadata
 flag, while nbval marks the cells it checks by a comment in the source; one marker is simpler.
@@ -79,7 +85,10 @@ def execute(nb, folder: Path, timeout: int = 300):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument(
+        "--filter", action="store_true", help="read a notebook on stdin, write it clean to stdout"
+    )
     parser.add_argument(
         "--check", action="store_true", help="report, do not change; exit 1 if any is not clean"
     )
@@ -87,6 +96,17 @@ def main(argv: list[str] | None = None) -> int:
         "--execute", action="store_true", help="run each notebook before stripping it"
     )
     args = parser.parse_args(argv)
+    if args.filter:
+        text = sys.stdin.read()
+        try:
+            nb = nbformat.reads(text, as_version=4)
+        except Exception:  # not a notebook git can clean: hand it back unchanged
+            sys.stdout.write(text)
+            return 0
+        sys.stdout.write(nbformat.writes(clean(nb)) + "\n")
+        return 0
+    if not args.notebooks:
+        parser.error("name at least one notebook (or use --filter)")
     status = 0
     for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
