@@ -35,6 +35,7 @@ $(TSTAMP): $(STAMP)
 # JupyterLab serves the repository root (notebooks/ and exercises/ side by side) and opens the
 # welcome lesson; as root (a container) it needs --allow-root, which we add and say so.
 LAB_ARGS := --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
+LAB_EXTRA ?=  # more JupyterLab flags, e.g. --no-browser --port=8888
 
 lab: $(STAMP)
 	@git config filter.halab-nbclean.clean >/dev/null 2>&1 || \
@@ -42,8 +43,8 @@ lab: $(STAMP)
 		2>/dev/null || true
 	@if [ "$$(id -u)" = 0 ]; then \
 		echo "make lab: running as root (a container?): starting JupyterLab with --allow-root"; \
-		exec $(BIN)/jupyter lab $(LAB_ARGS) --allow-root; \
-	else exec $(BIN)/jupyter lab $(LAB_ARGS); fi
+		exec $(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA) --allow-root; \
+	else exec $(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA); fi
 
 # make test: everything but the browser test, which is `make test-browser` (CI runs both).
 # Notebooks run two at a time, one file per worker (nbval in pytest-xdist, --dist loadfile).
