@@ -474,18 +474,25 @@ def draw_settings(
         det.zookeeper_detection(tick_time=tick_time, session_timeout=session_timeout),
         det.akka_detection(),
     ]
-    fig, ax = plots.figure(margins={"left": 0.2})
+    labels = [s.system for s in rows]
+    negotiated = rows[2].worst_case - tick_time  # the server's clamp of the asked timeout
+    title = "From failure to detection: best case to worst case"
+    if abs(negotiated - session_timeout) > 1e-9:  # ZK gives another timeout than asked
+        bound = "20 × tickTime" if negotiated < session_timeout else "2 × tickTime"
+        labels[2] = f"ZooKeeper\n(asked {session_timeout:g} s,\ngets {negotiated:g} s)"
+        title += f"\nZooKeeper caps the session at {bound} = {negotiated:g} s"
+    fig, ax = plots.figure(margins={"left": 0.2, "top": 0.84})
     y = np.arange(len(rows))[::-1]
     for yi, s, color in zip(y, rows, ("C0", "C1", "C2", "C3")):
         ax.barh(
             yi, s.worst_case - s.best_case, left=s.best_case, height=0.5, color=color, alpha=0.7
         )
         ax.text(s.worst_case, yi, f"  {s.worst_case:.3g} s", va="center", fontsize=9)
-    ax.set_yticks(y, [s.system for s in rows])
+    ax.set_yticks(y, labels)
     right = max(s.worst_case for s in rows) * 1.25
     plots.decorate(
         ax,
-        title="From failure to detection: best case to worst case",
+        title=title,
         xlabel="seconds",
         xlim=(0, right),
     )

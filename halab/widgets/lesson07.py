@@ -171,7 +171,9 @@ def draw_quorum(
     sim = rep.staleness_curve(n, r, w, REP_TIMES, propagation=propagation, trials=trials, seed=seed)
     plots.theory_line(left, dense * 1000, theory, label="C(N−W,R)/C(N,R)·exp(−R·t/τ)")
     plots.sim_points(left, np.array(REP_TIMES) * 1000, sim, label=f"simulated, {trials} writes")
-    strict = "R + W > N: never stale" if r + w > n else "R + W ≤ N: may be stale"
+    strict = (
+        "R + W > N: never stale, whatever τ and seed" if r + w > n else "R + W ≤ N: may be stale"
+    )
     plots.decorate(
         left,
         title=f"N = {n}, R = {r}, W = {w} ({strict})",
