@@ -72,5 +72,5 @@ def test_lesson_follows_the_arc(path):
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "check(" in code, f"{path.name} should let the learner check its exercise"
     assert any(nbclean.checked(c) for c in nb.cells), (
-        f"{path.name}: pin the numbers the lesson states with # NBVAL_CHECK_OUTPUT"
+        f"{path.name}: pin the numbers the lesson states in cells tagged {nbclean.TAG}"
     )

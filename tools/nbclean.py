@@ -1,7 +1,9 @@
 """Keep the lessons clean: strip outputs, except the cells whose outputs nbval checks.
 
-A cell whose source contains ``# NBVAL_CHECK_OUTPUT`` keeps its outputs (nbval compares them
-in ``--nbval-lax`` mode); every other code cell is committed without outputs or execution count.
+A code cell tagged ``nbval-check-output`` (a cell tag, so the learner's code carries no test
+marker) keeps its outputs: nbval compares them in ``--nbval-lax`` mode. Every other code cell is
+committed without outputs or execution count. ``--check`` also refuses a cell whose source says
+``NBVAL_`` and a code line longer than :data:`MAX_LINE` characters (JupyterLab cuts it off).
 
     python tools/nbclean.py notebooks/01_availability.ipynb           # strip in place
     python tools/nbclean.py --execute notebooks/01_availability.ipynb # run, then strip
@@ -25,14 +27,15 @@ from pathlib import Path
 
 import nbformat
 
-MARKER = "# NBVAL_CHECK_OUTPUT"
+TAG = "nbval-check-output"
+MAX_LINE = 88  # characters in a code line that a laptop's JupyterLab shows uncut
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 
 
 def checked(cell) -> bool:
     """Whether nbval compares this cell's outputs."""
-    return cell.cell_type == "code" and MARKER in cell.source
+    return cell.cell_type == "code" and TAG in cell.metadata.get("tags", [])
 
 
 def problems(nb) -> list[str]:
@@ -43,9 +46,14 @@ def problems(nb) -> list[str]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
+        if "NBVAL_" in cell.source:
+            found.append(f"cell {i} carries an nbval marker in its code; tag it {TAG!r}")
+        for n, line in enumerate(cell.source.splitlines(), 1):
+            if len(line) > MAX_LINE:
+                found.append(f"cell {i} line {n} has {len(line)} characters (> {MAX_LINE})")
         if checked(cell):
             if not cell.outputs:
-                found.append(f"cell {i} is marked {MARKER} but has no stored output")
+                found.append(f"cell {i} is tagged {TAG} but has no stored output")
         elif cell.outputs or cell.execution_count is not None:
             found.append(f"cell {i} has outputs that nbval does not check")
     return found
