@@ -1280,7 +1280,13 @@ def simulate(
         raise ValueError(f"policy must be a name or a Policy, got {type(policy).__name__}")
 
     arrivals = np.cumsum(gaps)
-    departures = _run(chooser, arrivals, work, mu, request_keys, crash)
+    fast = crash is None and not isinstance(policy, Policy) and type(chooser) in _STATELESS
+    if fast:  # the same picks and departures, routed first, then queued per server in NumPy
+        departures = _run_stateless(chooser, arrivals, work, mu, request_keys)
+    elif crash is None and not isinstance(policy, Policy) and type(chooser) is PowerOfTwo:
+        departures = _run_power_of_two(chooser, arrivals, work, mu)
+    else:
+        departures = _run(chooser, arrivals, work, mu, request_keys, crash)
     server_arr, dep_arr, lost_arr = departures
     return _result(
         chooser.name,
@@ -1377,6 +1383,106 @@ def _run(policy: Policy, arrivals, work, mu, request_keys, crash):
         if saved_clock is not None:
             policy.clock = saved_clock
     return (np.array(server_of, dtype=np.int64), np.array(departure), np.array(lost, dtype=bool))
+
+
+def _stateless_picks(policy: Policy, requests: int, request_keys) -> np.ndarray:
+    """The servers a state-free policy picks for ``requests`` arrivals, all servers healthy.
+
+    The picks are the ones :meth:`Policy.pick` would make, in order, from the same random
+    numbers: :class:`Random` draws its uniforms from ``rng.random`` in chunks of ``_BUFFER``
+    (one stream, so one long draw gives the same numbers), :class:`RoundRobin` counts from 0,
+    :class:`ConsistentHash` maps each distinct key once. Smooth weighted round robin has state
+    but no dependence on the queues, so its picks come from the policy itself, in a loop.
+    """
+    n = policy.servers
+    if type(policy) is Random and not policy.weighted and not policy._buffer:
+        chunks = -(-requests // _BUFFER)
+        u = policy.rng.random(chunks * _BUFFER)[:requests]
+        return (u * n).astype(np.int64)
+    if type(policy) is RoundRobin and policy._next == 0:
+        return np.arange(requests, dtype=np.int64) % n
+    if type(policy) is ConsistentHash:
+        distinct, inverse = np.unique(request_keys, return_inverse=True)
+        table = np.array([policy.pick(None, None, int(k)) for k in distinct], dtype=np.int64)
+        return table[inverse]
+    pick = policy.pick
+    return np.array([pick(None, None, None) for _ in range(requests)], dtype=np.int64)
+
+
+def _run_stateless(policy: Policy, arrivals, work, mu, request_keys):
+    """:func:`_run` for a policy that never looks at the queues, without a crash.
+
+    Routing does not depend on the queues, so every pick is made first; then each server's
+    FIFO queue follows Lindley's recursion ``d_k = max(a_k, d_{k-1}) + s_k``, which unrolls to
+    ``d_k = C_k + max_{j <= k} (a_j - C_{j-1})`` with ``C`` the running sum of service times:
+    a cumulative sum and a running maximum, in NumPy. The departures equal the event loop's
+    up to rounding in the sums (tested to 1e-9 mean service times).
+    """
+    server = _stateless_picks(policy, len(arrivals), request_keys)
+    departure = np.empty(len(arrivals))
+    for s in range(len(mu)):
+        mine = np.flatnonzero(server == s)
+        if not len(mine):
+            continue
+        service = work[mine] / mu[s]
+        done = np.cumsum(service)
+        departure[mine] = done + np.maximum.accumulate(arrivals[mine] - (done - service))
+    return server, departure, np.zeros(len(arrivals), dtype=bool)
+
+
+_STATELESS = (Random, RoundRobin, WeightedRoundRobin, ConsistentHash)
+
+
+def _run_power_of_two(policy: PowerOfTwo, arrivals, work, mu):
+    """:func:`_run` for :class:`PowerOfTwo` without a crash, bit for bit, about twice as fast.
+
+    FIFO queues finish their requests in order, so each server keeps a list of its departure
+    times and a cursor; a server's requests in flight at time ``t`` are the ones after the
+    cursor once it has passed every departure ``<= t`` -- the count the event loop's heap gives,
+    found only for the two servers drawn. The two draws come from the policy's own random
+    stream, taken in one piece (the same numbers :meth:`Policy._uniform` hands out).
+    """
+    n, requests = policy.servers, len(arrivals)
+    if n == 1 or policy._buffer:
+        return _run(policy, arrivals, work, mu, None, None)
+    chunks = -(-2 * requests // _BUFFER)
+    u = policy.rng.random(chunks * _BUFFER)[: 2 * requests]
+    first = (u[0::2] * n).astype(np.int64)
+    second = first + 1 + (u[1::2] * (n - 1)).astype(np.int64)
+    second[second >= n] -= n
+    weights, weighted = policy.weights, policy.weighted
+    arrival_list, service_list = arrivals.tolist(), work.tolist()
+    inverse_speed = (1.0 / mu).tolist()
+    deps: list[list[float]] = [[] for _ in range(n)]
+    head = [0] * n
+    last = [0.0] * n
+    server_of = [0] * requests
+    departure = [0.0] * requests
+    for k, (a, b) in enumerate(zip(first.tolist(), second.tolist())):
+        t = arrival_list[k]
+        da, db = deps[a], deps[b]
+        ha, hb = head[a], head[b]
+        while ha < len(da) and da[ha] <= t:
+            ha += 1
+        while hb < len(db) and db[hb] <= t:
+            hb += 1
+        head[a], head[b] = ha, hb
+        load_a, load_b = len(da) - ha, len(db) - hb
+        if weighted:
+            s = b if load_b * weights[a] < load_a * weights[b] else a
+        else:
+            s = b if load_b < load_a else a
+        start = last[s] if last[s] > t else t
+        d = start + service_list[k] * inverse_speed[s]
+        last[s] = d
+        deps[s].append(d)
+        server_of[k] = s
+        departure[k] = d
+    return (
+        np.array(server_of, dtype=np.int64),
+        np.array(departure),
+        np.zeros(requests, dtype=bool),
+    )
 
 
 def _result(

@@ -485,7 +485,11 @@ def test_matches_the_simpy_model(name, speeds):
     theirs = bench.simulate_simpy(
         name, servers=servers, load=0.8, requests=3000, speeds=speeds, seed=3
     )
-    np.testing.assert_array_equal(ours.response_times, theirs)
+    if name in ("round_robin", "consistent_hash", "weighted_round_robin", "random"):
+        # the fast path sums service times in NumPy: equal up to rounding, not bit for bit
+        np.testing.assert_allclose(ours.response_times, theirs, rtol=0, atol=1e-9)
+    else:
+        np.testing.assert_array_equal(ours.response_times, theirs)
 
 
 def test_counts_and_shares():
