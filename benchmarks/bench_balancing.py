@@ -92,6 +92,14 @@ def bench_simulate_vs_simpy() -> list[Row]:
     return rows
 
 
+def bench_least_connections_1000() -> list[Row]:
+    """Least connections at 1,000 servers, 100k requests: buckets instead of a scan per pick."""
+    seconds = median_seconds(
+        lambda: balancing.simulate("least_connections", servers=1000, seed=0), repeat=3
+    )
+    return [below("balancing least_connections", "1,000 servers, 100k req", seconds, 1000)]
+
+
 def bench_policies() -> list[Row]:
     """Seconds per simulate() run for each policy at the defaults (10 servers, 100k requests)."""
     rows = []

@@ -7,6 +7,7 @@ and prints one table. Benchmarks print figures; they never fail on a slow machin
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -34,8 +35,14 @@ class Row:
     ok: bool | None = None
 
 
+# `run.py --quick` sets this: each benchmark measures fewer repeats and trials (a smoke run)
+QUICK = os.environ.get("HALAB_BENCH_QUICK") == "1"
+
+
 def median_seconds(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1) -> float:
-    """The median wall-clock time of ``fn()`` over ``repeat`` runs, in seconds."""
+    """The median wall-clock time of ``fn()`` over ``repeat`` runs (2 when quick), seconds."""
+    if QUICK:
+        repeat, warmup = min(repeat, 2), min(warmup, 1)
     for _ in range(warmup):
         fn()
     times = []

@@ -37,7 +37,7 @@ import hashlib
 import heapq
 import math
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -1285,6 +1285,14 @@ def simulate(
         departures = _run_stateless(chooser, arrivals, work, mu, request_keys)
     elif crash is None and not isinstance(policy, Policy) and type(chooser) is PowerOfTwo:
         departures = _run_power_of_two(chooser, arrivals, work, mu)
+    elif (
+        crash is None
+        and not isinstance(policy, Policy)
+        and type(chooser) is LeastConnections
+        and not chooser.weighted
+        and servers >= _BUCKETS_FROM  # below it the policy's own scan is as fast
+    ):
+        departures = _run_least_connections(chooser, arrivals, work, mu)
     else:
         departures = _run(chooser, arrivals, work, mu, request_keys, crash)
     server_arr, dep_arr, lost_arr = departures
@@ -1431,6 +1439,69 @@ def _run_stateless(policy: Policy, arrivals, work, mu, request_keys):
 
 
 _STATELESS = (Random, RoundRobin, WeightedRoundRobin, ConsistentHash)
+_BUCKETS_FROM = 32  # servers from which least connections keeps buckets instead of scanning
+
+
+def _run_least_connections(policy: LeastConnections, arrivals, work, mu):
+    """:func:`_run` for unweighted :class:`LeastConnections` without a crash, bit for bit.
+
+    The policy scans every server per pick (O(n)); here the servers are kept in buckets by
+    their count in flight, each bucket a sorted list, so a pick is the first server at or
+    after the policy's round-robin start in the lowest non-empty bucket (a bisection), and a
+    count that changes moves one server between neighbouring buckets. Same winner, same tie
+    rule, O(log n) a pick: 1,000 servers cost what 10 do.
+    """
+    n, requests = policy.servers, len(arrivals)
+    arrival_list, service_list = arrivals.tolist(), work.tolist()
+    inverse_speed = (1.0 / mu).tolist()
+    count = [0] * n
+    buckets: dict[int, list[int]] = {0: list(range(n))}
+    lowest = 0
+    start_at = policy._start
+    last = [0.0] * n
+    server_of = [0] * requests
+    departure = [0.0] * requests
+    heap: list[tuple[float, int]] = []
+    push, pop = heapq.heappush, heapq.heappop
+
+    def move(s: int, old: int, new: int) -> None:
+        bucket = buckets[old]
+        del bucket[bisect_left(bucket, s)]
+        if not bucket:
+            del buckets[old]
+        if new in buckets:
+            insort(buckets[new], s)
+        else:
+            buckets[new] = [s]
+        count[s] = new
+
+    for k in range(requests):
+        t = arrival_list[k]
+        while heap and heap[0][0] <= t:
+            _, s = pop(heap)
+            c = count[s]
+            move(s, c, c - 1)
+            if c - 1 < lowest:
+                lowest = c - 1
+        while lowest not in buckets:
+            lowest += 1
+        bucket = buckets[lowest]
+        j = bisect_left(bucket, start_at)
+        s = bucket[j] if j < len(bucket) else bucket[0]
+        start_at = s + 1 if s + 1 < n else 0
+        move(s, lowest, lowest + 1)
+        begin = last[s] if last[s] > t else t
+        d = begin + service_list[k] * inverse_speed[s]
+        last[s] = d
+        push(heap, (d, s))
+        server_of[k] = s
+        departure[k] = d
+    policy._start = start_at
+    return (
+        np.array(server_of, dtype=np.int64),
+        np.array(departure),
+        np.zeros(requests, dtype=bool),
+    )
 
 
 def _run_power_of_two(policy: PowerOfTwo, arrivals, work, mu):

@@ -55,3 +55,13 @@ def test_power_of_two_per_server_departures_are_bit_identical(servers, weights, 
     loop = bal.simulate(bal.make_policy("power_of_two", servers, weights=weights, rng=rng), **kw)
     assert np.array_equal(fast.server, loop.server), f"seed={seed}"
     assert fast.departure_times.tobytes() == loop.departure_times.tobytes(), f"seed={seed}"
+
+
+@pytest.mark.parametrize("servers", [32, 200])
+def test_least_connections_buckets_are_bit_identical(servers):
+    kw = {"servers": servers, "load": 0.9, "requests": 20_000, "seed": 2}
+    fast = bal.simulate("least_connections", **kw)
+    _, _, rng, _ = bal.workload(requests=20_000, servers=servers, load=0.9, seed=2)
+    loop = bal.simulate(bal.make_policy("least_connections", servers, rng=rng), **kw)
+    assert np.array_equal(fast.server, loop.server)
+    assert fast.departure_times.tobytes() == loop.departure_times.tobytes()
