@@ -48,6 +48,9 @@ import numpy as np
 # imports this module for its policies, and scipy would add most of a second to its start.
 
 __all__ = [
+    "STALE_REFRESH",
+    "simulate_stale",
+    "stale_means",
     "POLICIES",
     "SERVICES",
     "ConsistentHash",
@@ -1391,6 +1394,126 @@ def _run(policy: Policy, arrivals, work, mu, request_keys, crash):
         if saved_clock is not None:
             policy.clock = saved_clock
     return (np.array(server_of, dtype=np.int64), np.array(departure), np.array(lost, dtype=bool))
+
+
+def simulate_stale(
+    policy: str,
+    *,
+    refresh: float,
+    servers: int = 10,
+    load: float = 0.9,
+    requests: int = 100_000,
+    seed: int = 0,
+) -> SimulationResult:
+    """:func:`simulate` with a balancer that sees an old snapshot of the servers' loads.
+
+    Mitzenmacher's periodic-update ("bulletin board") model: the requests in flight per server
+    are posted every ``refresh`` mean service times, and every pick in between uses the last
+    posting instead of the true counts -- what happens when several balancers share a pool and
+    learn the others' traffic only from periodic reports, or when load figures travel through
+    a monitoring system. With stale counts, least connections sends everything in an interval
+    to the servers that looked emptiest (herd behaviour), while power of two's random pairs
+    spread the herd over many servers. Random and round robin ignore the counts and do not
+    change. Source: M. Mitzenmacher, "How Useful Is Old Information?", IEEE Trans. Parallel
+    and Distributed Systems 11(1), 2000.
+
+    Args:
+        policy: a name from :data:`POLICIES`.
+        refresh: seconds of mean service time between postings, ``>= 0`` (0: always fresh,
+            the same run as :func:`simulate` without a crash).
+        servers, load, requests, seed: as for :func:`simulate` (exponential service).
+    """
+    if isinstance(refresh, bool) or not isinstance(refresh, (int, float)):
+        raise ValueError(f"refresh must be a number of mean service times, got {refresh!r}")
+    refresh = float(refresh)
+    if not (0 <= refresh <= 1e6):
+        raise ValueError(f"refresh must be in [0, 1e6] mean service times, got {refresh}")
+    servers = _check_int("servers", servers, 1)
+    load = _check_load(load)
+    requests = _check_int("requests", requests, 1)
+    mu = np.ones(servers)
+    gaps, work, policy_rng, request_keys = workload(
+        requests=requests, servers=servers, load=load, speeds=mu, seed=seed
+    )
+    options = {}
+    if "clock" in POLICIES.get(ALIASES.get(policy, policy), Policy).options:
+        options["clock"] = _SimClock()
+    chooser = make_policy(policy, servers, rng=policy_rng, **options)
+    arrivals = np.cumsum(gaps)
+    server, departure = _run_stale(chooser, arrivals, work, request_keys, refresh)
+    lost = np.zeros(requests, dtype=bool)
+    return _result(
+        chooser.name, servers, load, seed, "exponential", mu, arrivals, work, server,
+        departure, lost, 200,
+    )  # fmt: skip
+
+
+STALE_REFRESH = (0, 0.25, 0.5, 1, 2, 5, 10, 20, 50)  # mean service times between posts; 0: fresh
+
+
+def stale_means(
+    policies=("least_connections", "power_of_two", "random"),
+    refreshes=STALE_REFRESH,
+    *,
+    requests: int = 50_000,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """Mean response time of each policy for each refresh interval (:func:`simulate_stale`).
+
+    Returns ``{policy: [mean at refreshes[0], ...]}``, in mean service times, at the
+    defaults of :func:`simulate_stale` (10 servers, load 0.9).
+    """
+    return {
+        name: [
+            simulate_stale(name, refresh=r, requests=requests, seed=seed).mean for r in refreshes
+        ]
+        for name in policies
+    }
+
+
+def _run_stale(policy: Policy, arrivals, work, request_keys, refresh: float):
+    """The event loop of :func:`simulate_stale`: picks see the counts posted at ``k·refresh``."""
+    n, requests = policy.servers, len(arrivals)
+    arrival_list, service_list = arrivals.tolist(), work.tolist()
+    keys = request_keys.tolist() if isinstance(policy, ConsistentHash) else None
+    observing = type(policy).observe is not Policy.observe
+    clock = getattr(policy, "clock", None)
+    active = [0] * n
+    posted = active if refresh == 0 else [0] * n
+    next_post = refresh if refresh > 0 else math.inf
+    last = [0.0] * n
+    server_of = [0] * requests
+    departure = [0.0] * requests
+    heap: list[tuple[float, int, int]] = []
+    push, pop = heapq.heappush, heapq.heappop
+    for k in range(requests):
+        t = arrival_list[k]
+        while True:
+            due = heap[0][0] if heap else math.inf
+            if next_post <= t and next_post <= due:
+                posted = list(active)  # the bulletin board: a copy, read until the next post
+                upto = min(t, due)
+                next_post = max(next_post + refresh, math.ceil(upto / refresh) * refresh)
+            elif due <= t:
+                d, s, j = pop(heap)
+                active[s] -= 1
+                if observing:
+                    if clock is not None:
+                        clock.now = d
+                    policy.observe(s, d - arrival_list[j])
+            else:
+                break
+        if clock is not None:
+            clock.now = t
+        s = policy.pick(posted, None, None if keys is None else keys[k])
+        begin = last[s] if last[s] > t else t
+        d = begin + service_list[k]
+        last[s] = d
+        active[s] += 1
+        push(heap, (d, s, k))
+        server_of[k] = s
+        departure[k] = d
+    return np.array(server_of, dtype=np.int64), np.array(departure)
 
 
 def _stateless_picks(policy: Policy, requests: int, request_keys) -> np.ndarray:

@@ -44,6 +44,7 @@ from halab.widgets.lesson03 import (
     draw_balancer,
     draw_keys_moved,
     draw_policies,
+    draw_stale,
 )
 from halab.widgets.lesson04 import (
     FD_DELAY,
@@ -129,6 +130,7 @@ from halab.widgets.lesson09 import (
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
 
 __all__ = [
+    "draw_stale",
     "Panel",
     "RENDER_DPI",
     "choice",

@@ -217,3 +217,38 @@ def draw_keys_moved(*, max_servers: int = 20, keys: int = 2000, vnodes: int = 10
     )
     ax.set_xticks(ns[1::2] if len(ns) > 10 else ns)
     return fig
+
+
+def draw_stale(means: dict[str, list[float]] | None = None, *, seed: int = 0):
+    """Mean response time against the age of the load figures a balancer routes by.
+
+    Markers: :func:`halab.balancing.stale_means` (10 servers, load 0.9) for least connections,
+    power of two and random routing; dotted: random routing's M/M/1 mean, which never depends
+    on load figures, and the central queue's M/M/10 bound. ``means``: a result of
+    ``stale_means()`` already computed (default: computed here with ``seed``).
+    """
+    refreshes = list(bal.STALE_REFRESH)
+    if means is None:
+        means = bal.stale_means(refreshes=refreshes, seed=seed)
+    if refreshes[0] == 0:  # fresh figures have no place on a log axis: the text prints them
+        refreshes, means = refreshes[1:], {k: v[1:] for k, v in means.items()}
+    fig, ax = plots.figure()
+    names = {"least_connections": "least connections", "power_of_two": "power of two"}
+    for (name, ys), color in zip(means.items(), ("C3", "C2", "C0")):
+        if name == "random":
+            plots.sim_points(ax, refreshes, ys, label="random (simulated)", color=color)
+            continue
+        ax.plot(refreshes, ys, "o-", color=color, lw=1, label=names.get(name, name))
+    plots.reference(ax, bal.random_routing_response_time(0.9), label="random: M/M/1", color="C0")
+    plots.reference(ax, bal.mmc_response_time(10, 0.9), label="central queue: M/M/10")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(refreshes, [f"{r:g}" for r in refreshes])
+    ax.set_yticks([1, 2, 5, 10, 20, 50, 100], ["1", "2", "5", "10", "20", "50", "100"])
+    plots.decorate(
+        ax,
+        title="Routing by old load figures: 10 servers at 90% load",
+        xlabel="age of the load figures: refreshed every … mean service times",
+        ylabel="mean response time",
+    )
+    return fig
