@@ -20,6 +20,8 @@ Kinds of events, and who writes them:
 ``promote``               an engine: a replica was made primary
 ``failover``              an engine: its own failover finished (a sentinel's switch, ...)
 ``lost``                  an engine: acknowledged writes or messages found missing
+``fallback``              an engine: semi-sync replication fell back to async
+``crash``                 a crash proxy dropped the bytes in flight on a link
 ========================  ==========================================================
 """
 
@@ -48,6 +50,8 @@ KINDS = (
     "promote",
     "failover",
     "lost",
+    "fallback",
+    "crash",
 )
 
 

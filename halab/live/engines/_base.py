@@ -29,6 +29,7 @@ that says how to configure, start and ask its nodes; the base does the rest:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import shutil
@@ -344,6 +345,10 @@ class Engine:
     def _before_stop(self) -> None:
         """Called first thing in ``stop()`` (close clients, ...); errors are ignored."""
 
+    def _on_kill(self, i: int) -> None:
+        """Called right after node ``i``'s SIGKILL, before anything else (e.g. to cut a proxy
+        in the same instant, as a host crash would)."""
+
     def _extra_pids(self) -> list[int]:
         """Processes the nodes spawned outside their groups (e.g. a daemon), to report in
         :attr:`pids`; the subclass stops them in :meth:`_before_stop`."""
@@ -581,6 +586,7 @@ class Engine:
             raise RuntimeError(f"node {i} is not running")
         t = self.now()
         os.kill(pid, signal.SIGKILL)
+        self._on_kill(i)
         self.emit("kill", i, f"SIGKILL to pid {pid}", t)
         guard = self._res.guards.get(i)
         if guard is not None:  # the guard sees its child die, clears its group and exits
@@ -626,3 +632,200 @@ class Engine:
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else ("running" if self._started else "not started")
         return f"{type(self).__name__}(nodes={self.nodes}, {state})"
+
+
+# -- a leader's kill, measured: the records a drill returns -------------------------------------
+
+
+@dataclass(frozen=True)
+class FailoverTrial:
+    """One SIGKILL of the leader, and how long the engine took to recover.
+
+    Attributes:
+        trial: the trial's number, from 0.
+        killed: the index of the node that led and was killed.
+        new_leader: the index of the node seen leading next (``None``: none within the time).
+        kill_t: when the SIGKILL was sent, seconds since the engine started.
+        leader_s: seconds from the kill until a new leader was seen (``nan``: never).
+        write_s: seconds from the kill until the first write sent after it succeeded
+            (``nan``: none did).
+        failed_writes: client writes that failed between the kill and that first success.
+    """
+
+    trial: int
+    killed: int
+    new_leader: int | None
+    kill_t: float
+    leader_s: float
+    write_s: float
+    failed_writes: int = 0
+
+
+@dataclass(frozen=True)
+class FailoverDrill:
+    """Leader kills on a real engine, beside halab's simulation run with the engine's settings.
+
+    Attributes:
+        engine: the engine's class name.
+        settings: the engine's timing settings, by its own names and units.
+        trials: one :class:`FailoverTrial` per kill.
+        timeline: the engine's events during the drill (seconds since it started).
+        start_s: seconds the engine took to start.
+        simulated: name -> the simulation's seconds per simulated trial (a NumPy array), e.g.
+            ``"leader_s"``.
+        notes: a sentence or two: where real and simulated differ, and why.
+    """
+
+    engine: str
+    settings: dict
+    trials: tuple[FailoverTrial, ...]
+    timeline: tuple[Event, ...]
+    start_s: float
+    simulated: dict
+    notes: str = ""
+
+    def measured(self, name: str):
+        """The trials' ``name`` (``"leader_s"`` or ``"write_s"``) as a NumPy array."""
+        import numpy as np
+
+        return np.array([getattr(t, name) for t in self.trials], dtype=float)
+
+    def summary(self) -> dict:
+        """Median and maximum, seconds, of each measured and simulated figure."""
+        import numpy as np
+
+        out: dict = {"start_s": self.start_s, "trials": len(self.trials)}
+        columns = {f"real {n}": self.measured(n) for n in ("leader_s", "write_s")}
+        columns.update({f"sim {n}": np.asarray(v, dtype=float) for n, v in self.simulated.items()})
+        for name, values in columns.items():
+            finite = values[np.isfinite(values)]
+            out[name] = {
+                "median": float(np.median(finite)) if finite.size else math.nan,
+                "max": float(np.max(finite)) if finite.size else math.nan,
+                "n": int(values.size),
+                "missing": int(values.size - finite.size),
+            }
+        return out
+
+    def table(self) -> str:
+        """The summary as a small text table, seconds."""
+        s = self.summary()
+        lines = [
+            f"{self.engine} {self.settings}: started in {self.start_s:.2f} s, "
+            f"{s['trials']} leader kills",
+            f"{'':28}{'median':>8}{'max':>8}{'n':>6}",
+        ]
+        for name, v in s.items():
+            if isinstance(v, dict):
+                miss = f"  ({v['missing']} without)" if v["missing"] else ""
+                lines.append(f"{name:28}{v['median']:8.3f}{v['max']:8.3f}{v['n']:6d}{miss}")
+        return "\n".join(lines)
+
+
+class Writer:
+    """Writes in a loop on a thread of its own and records each write's ``(sent, done, ok)``.
+
+    The thread holds the ``write`` callable and the engine's start time, never the engine, so
+    an engine dropped mid-drill can still be garbage-collected.
+
+    Args:
+        write: called with a growing integer; returns when the write is acknowledged, raises
+            when it failed.
+        t0: the engine's start (``time.monotonic()``); times are seconds since then.
+        interval: seconds to pause after each write.
+    """
+
+    def __init__(self, write: Callable[[int], object], t0: float, interval: float = 0.01):
+        self.write = write
+        self.t0 = t0
+        self.interval = interval
+        self.records: list[tuple[float, float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="halab-writer", daemon=True)
+
+    def start(self) -> Writer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            sent = time.monotonic() - self.t0
+            try:
+                self.write(n)
+                ok = True
+            except Exception:
+                ok = False
+            self.records.append((sent, time.monotonic() - self.t0, ok))
+            n += 1
+            self._stop.wait(self.interval if ok else 0.005)
+
+    def first_ok(self, after: float) -> float | None:
+        """When the first write sent after ``after`` was acknowledged (seconds), or None."""
+        done = [d for s, d, ok in list(self.records) if ok and s >= after]
+        return min(done) if done else None
+
+    def failed(self, after: float, until: float) -> int:
+        """Writes that failed, sent in ``[after, until]``."""
+        return sum(1 for s, _, ok in list(self.records) if not ok and after <= s <= until)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30.0)
+
+
+def leader_kills(
+    engine: Engine,
+    write: Callable[[int], object],
+    *,
+    trials: int = 10,
+    timeout: float = 60.0,
+    interval: float = 0.01,
+    ready: Callable[[], object] | None = None,
+) -> list[FailoverTrial]:
+    """SIGKILL the leader ``trials`` times under a writer; time the new leader and first write.
+
+    Each trial: wait for a leader and for a write to succeed; SIGKILL the leader; poll
+    :meth:`Engine.leader` until another node leads (``leader`` event); wait until a write sent
+    after the kill is acknowledged (``write`` event); stop the writer, revive the old leader and
+    wait until the engine is whole again (``ready``, default the engine's own readiness).
+    """
+    check_number("trials", trials, 1, 1000, integer=True)
+    check_number("timeout", timeout, 1e-3, 3600.0)
+    ready = ready or engine._ready
+    out = []
+    for k in range(trials):
+        old = engine.wait_leader(timeout)
+        if old is None:
+            raise RuntimeError(f"no leader within {timeout} s before trial {k}")
+        writer = Writer(write, engine.t0, interval).start()
+        try:
+            if wait_for(functools.partial(writer.first_ok, 0.0), timeout) is None:
+                raise RuntimeError(f"no write succeeded within {timeout} s before trial {k}")
+            kill_t = engine.kill(old)
+            new = engine.wait_leader(timeout, exclude=old)
+            leader_t = engine.now()
+            if new is not None:
+                engine.emit("leader", new, f"leads after node {old} was killed", leader_t)
+            first = wait_for(functools.partial(writer.first_ok, kill_t), timeout, 0.01)
+        finally:
+            writer.stop()
+        if first is not None:
+            engine.emit("write", None, "the first write sent after the kill succeeded", first)
+        out.append(
+            FailoverTrial(
+                trial=k,
+                killed=old,
+                new_leader=new,
+                kill_t=kill_t,
+                leader_s=leader_t - kill_t if new is not None else math.nan,
+                write_s=first - kill_t if first is not None else math.nan,
+                failed_writes=writer.failed(kill_t, first if first is not None else math.inf),
+            )
+        )
+        engine.revive(old)
+        if wait_for(ready, timeout, 0.05) is None:
+            raise RuntimeError(
+                f"{type(engine).__name__} not whole again {timeout} s after trial {k}"
+            )
+    return out
