@@ -82,6 +82,8 @@ def test_the_simulation_runs_on_zookeepers_settings():
     assert np.all(leader[ok] >= 1.0)
     # FLE waits finalizeWait (200 ms) before it decides
     assert np.all(election[np.isfinite(election)] >= 0.2)
+    decided = sim["decided_s"]
+    assert np.all(decided[np.isfinite(decided)] >= 0.2) and np.nanmedian(decided) < 0.5
     again = simulated_failover(trials=20, tick_time=200, sync_limit=5, seed=1)
     assert np.array_equal(again["leader_s"], leader, equal_nan=True)
 

@@ -313,10 +313,12 @@ def simulated_failover(
     quorum to accept the new epoch (ZooKeeper allows ``initLimit`` ticks to connect and sync).
 
     Returns:
-        ``{"leader_s": ..., "election_s": ...}``, NumPy arrays of seconds: from the crash to the
-        new leader, and from the first follower's return to LOOKING to the new leader.
+        ``{"leader_s": ..., "election_s": ..., "decided_s": ...}``, NumPy arrays of seconds:
+        from the crash to the new leader; from the first follower's return to LOOKING to the
+        new leader; and from then until FLE's first decision (a server FOLLOWING), the part
+        that neither the timeouts nor the epoch round touch.
     """
-    from halab.election import CANDIDATE, simulate_election
+    from halab.election import CANDIDATE, FOLLOWER, simulate_election
 
     check_number("trials", trials, 1, 100_000, integer=True)
     check_number("tick_time", tick_time, 10, 60_000, integer=True)
@@ -328,6 +330,7 @@ def simulated_failover(
     leader = f"s{nodes}"
     leader_s = np.full(trials, np.nan)
     election_s = np.full(trials, np.nan)
+    decided_s = np.full(trials, np.nan)
     for k in range(trials):
         crash_at = 1.0 + float(rng.uniform(0.0, heartbeat))
         result = simulate_election(
@@ -348,11 +351,19 @@ def simulated_failover(
             for r in result.trace
             if r.kind == "state" and r.time >= crash_at and r.detail[0] == CANDIDATE
         ]
+        if looking:
+            decided = [
+                r.time
+                for r in result.trace
+                if r.kind == "state" and r.time > min(looking) and r.detail[0] == FOLLOWER
+            ]
+            if decided:
+                decided_s[k] = min(decided) - min(looking)
         if after:
             leader_s[k] = after[0].start - crash_at
             if looking:
                 election_s[k] = after[0].start - min(looking)
-    return {"leader_s": leader_s, "election_s": election_s}
+    return {"leader_s": leader_s, "election_s": election_s, "decided_s": decided_s}
 
 
 __all__ = ["EngineMissing", "ZooKeeper", "mode", "simulated_failover", "srvr"]
