@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from halab.live.engines import EngineMissing, Etcd, Footprint, kill_parent
+from halab.live.engines import EngineMissing, Etcd, Footprint, kill_parent, leader_drills
 from halab.live.engines.etcd import b64, simulated_failover
 
 
@@ -137,3 +137,24 @@ def test_nothing_left_after_sigkill_of_the_parent():
     footprint, left = kill_parent("Etcd(nodes=3)", timeout=120)
     assert len(footprint.pids) == 7
     assert left == [], left
+
+
+def test_lesson_drills_name_only_zookeeper_and_etcd():
+    with pytest.raises(ValueError, match="engines"):
+        leader_drills(engines=("MariaDB",))
+
+
+def test_lesson_drills_give_the_hint_when_missing(monkeypatch):
+    monkeypatch.setattr(Etcd, "programs", ("halab-no-such-etcd",))
+    out = leader_drills(trials=1, engines=("Etcd",))
+    assert "apt-get install etcd-server" in out["Etcd"]
+
+
+@pytest.mark.live
+@pytest.mark.engine
+def test_lesson_drills_run_the_real_etcd():
+    need_etcd()
+    out = leader_drills(trials=1, engines=("Etcd",), sim_trials=10)
+    drill = out["Etcd"]
+    assert len(drill.trials) == 1 and drill.trials[0].new_leader is not None
+    assert "sim leader_s" in drill.table() and "each real write_s" in drill.table()

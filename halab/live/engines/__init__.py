@@ -31,7 +31,16 @@ ENGINES = {
     "RedisSentinel": "redis",
     "RabbitMQ": "rabbitmq",
 }
-__all__ = ["ENGINES", "Engine", "EngineMissing", "Footprint", "available", "kill_parent", *ENGINES]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "EngineMissing",
+    "Footprint",
+    "available",
+    "kill_parent",
+    "leader_drills",
+    *ENGINES,
+]
 
 
 def __getattr__(name: str):
@@ -76,3 +85,26 @@ def available() -> Availability:
             lines.append(cls.install_hint())
     found.message = "\n".join(lines)
     return found
+
+
+def leader_drills(
+    trials: int = 5, *, engines=("ZooKeeper", "Etcd"), sim_trials: int = 200, seed: int = 0
+) -> dict:
+    """Start each engine with its default settings, kill its leader ``trials`` times, stop it.
+
+    Lesson 05's live cell. Returns engine name -> its
+    :class:`~halab.live.engines._base.FailoverDrill` (``.table()`` prints it beside the
+    simulation), or the install hint (a ``str``) when the engine is missing here.
+    """
+    out: dict = {}
+    for name in engines:
+        if name not in ("ZooKeeper", "Etcd"):
+            raise ValueError(f"engines must name ZooKeeper or Etcd, got {name!r}")
+        try:
+            engine = __getattr__(name)()
+        except EngineMissing as exc:
+            out[name] = str(exc)
+            continue
+        with engine:
+            out[name] = engine.drill(trials=trials, sim_trials=sim_trials, seed=seed)
+    return out

@@ -719,6 +719,9 @@ class FailoverDrill:
             if isinstance(v, dict):
                 miss = f"  ({v['missing']} without)" if v["missing"] else ""
                 lines.append(f"{name:28}{v['median']:8.3f}{v['max']:8.3f}{v['n']:6d}{miss}")
+        for name in ("leader_s", "write_s"):
+            each = " ".join(f"{x:.2f}" for x in self.measured(name))
+            lines.append(f"each real {name}: {each}")
         return "\n".join(lines)
 
 
