@@ -646,7 +646,9 @@ class FailoverTrial:
         killed: the index of the node that led and was killed.
         new_leader: the index of the node seen leading next (``None``: none within the time).
         kill_t: when the SIGKILL was sent, seconds since the engine started.
-        leader_s: seconds from the kill until a new leader was seen (``nan``: never).
+        leader_s: seconds from the kill until a new leader was seen (``nan``: never); seen
+            by polling :meth:`Engine.leader`, so up to a poll (tens of ms) late -- a write can
+            be acknowledged before the poll that finds its leader.
         write_s: seconds from the kill until the first write sent after it succeeded
             (``nan``: none did).
         failed_writes: client writes that failed between the kill and that first success.
