@@ -226,3 +226,24 @@ def test_nothing_left_after_close():
 def test_bad_input(kwargs, name):
     with pytest.raises(ValueError, match=name):
         CrashProxy(**kwargs)
+
+
+def test_freeze_holds_everything_until_the_crash():
+    def send_once(conn):
+        conn.sendall(b"z" * 1000)
+        while conn.recv(4096):
+            pass
+
+    server = Server(send_once)
+    try:
+        with CrashProxy(server.port, delay=0.05) as proxy:
+            proxy.freeze()  # the instant of the kill: nothing more is delivered
+            c = socket.create_connection((LOOPBACK, proxy.port), timeout=DEADLINE)
+            assert wait_until(lambda: proxy.in_flight() == 1000)
+            c.settimeout(0.3)  # six times the delay: it would have arrived by now
+            with pytest.raises(TimeoutError):
+                c.recv(4096)
+            assert proxy.crash() == 1000 and not proxy.frozen
+            c.close()
+    finally:
+        server.close()

@@ -7,7 +7,8 @@ is different: what sat in the dying host's buffers and on the wire is gone, so a
 replica lacks the writes of the last *lag* seconds. This proxy puts that back. It sits on the
 replication link, delays the primary -> replica direction by ``delay`` seconds (the bytes in the
 delay line are "in flight") and, on :meth:`CrashProxy.crash`, discards the bytes in flight and
-resets both sides at once, as a host that vanished would.
+resets both sides at once, as a host that vanished would (:meth:`CrashProxy.freeze`, called
+just before the SIGKILL, stops deliveries at the very instant of the kill).
 
     >>> with CrashProxy(target_port=3306, delay=0.02) as proxy:   # doctest: +SKIP
     ...     replica_connects_to(proxy.port)
@@ -138,7 +139,7 @@ class _Link:
                     if self.done or not self.queue:
                         break  # crashed, or the target closed and everything was delivered
                     due, data = self.queue[0]
-                    wait = due - time.monotonic()
+                    wait = POLL if self.proxy.frozen else due - time.monotonic()
                     if wait > 0:
                         self.cond.wait(wait)  # a crash wakes us early
                         continue
@@ -171,7 +172,7 @@ class _Link:
 
     def join(self, timeout: float) -> None:
         for t in self.threads:
-            if t is not threading.current_thread():
+            if t.ident is not None and t is not threading.current_thread():
                 t.join(timeout)
         for s in (self.client, self.target):
             with contextlib.suppress(OSError):
@@ -211,6 +212,7 @@ class CrashProxy:
         self.bytes_forwarded = 0
         self.bytes_dropped = 0
         self.crashes = 0
+        self.frozen = False  # delivering nothing (see :meth:`freeze`)
         self._lock = threading.Lock()
         self._links: list[_Link] = []
         self._listener: socket.socket | None = None
@@ -258,17 +260,31 @@ class CrashProxy:
 
     # --- the faults -------------------------------------------------------------------
 
+    def freeze(self) -> None:
+        """Deliver nothing more until :meth:`crash` (call it just before killing the target).
+
+        A crash is one instant; killing a process and then calling :meth:`crash` takes a few
+        milliseconds (another thread may hold the GIL), during which bytes that fell due would
+        still be delivered. Freezing first makes the instant of the kill the instant the link
+        dies.
+        """
+        self.frozen = True
+
     def crash(self) -> int:
         """The target's host crashed: discard every byte in flight, reset every connection.
 
-        The listener stays open: later connections reach the target again (once it is back).
+        The listener stays open: later connections reach the target again (once it is back);
+        a :meth:`freeze` ends here.
 
         Returns:
             The bytes discarded from the delay lines.
         """
         with self._lock:
             self.crashes += 1
-        return self._crash_links()
+        try:
+            return self._crash_links()
+        finally:
+            self.frozen = False
 
     def in_flight(self) -> int:
         """Bytes now in the delay lines (received from the target, not yet delivered)."""
