@@ -24,6 +24,11 @@ that says how to configure, start and ask its nodes; the base does the rest:
 ...                 str(self.port(i))]
 >>> with Sleeper(nodes=2) as e:                               # doctest: +SKIP
 ...     e.kill(0); e.revive(0)
+>>> len(set(free_ports(3)))                                  # distinct, free a moment ago
+3
+>>> check_number("nodes", 0, 1, 9, integer=True)
+Traceback (most recent call last):
+ValueError: nodes must be an integer in [1, 9], got 0
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 >>> with Etcd(nodes=3, heartbeat_interval=100, election_timeout=1000) as etcd:  # doctest: +SKIP
 ...     drill = etcd.drill(trials=5)
 >>> print(drill.table())                                                      # doctest: +SKIP
+>>> Etcd(heartbeat_interval=100, election_timeout=400)  # etcd wants >= 5 heartbeats
+Traceback (most recent call last):
+ValueError: election_timeout must be an integer in [500, 50000], got 400
 
 Each member is Debian's ``etcd`` (3.4) with its own name, data folder, client and peer URLs on
 127.0.0.1. The two timing flags keep etcd's own names and defaults, from etcd's "Tuning"

@@ -3,6 +3,9 @@
 >>> with ZooKeeper(nodes=3) as zk:                                # doctest: +SKIP
 ...     drill = zk.drill(trials=5)
 >>> print(drill.table())                                         # doctest: +SKIP
+>>> ZooKeeper(tick_time=0)
+Traceback (most recent call last):
+ValueError: tick_time must be an integer in [10, 60000], got 0
 
 Each server is ``java ... org.apache.zookeeper.server.quorum.QuorumPeerMain zoo.cfg`` from
 Debian's ``zookeeper`` package, with its own ``zoo.cfg``, ``myid`` and data folder. The
