@@ -14,7 +14,7 @@ import pytest
 
 from halab import replication
 from halab.live.engines import EngineMissing, Footprint, MariaDB, kill_parent
-from halab.live.engines.mariadb import ReplicationTrial, _seq
+from halab.live.engines.mariadb import ReplicationTrial, _seq, lesson_drill
 
 KILLS = 5  # the bar: semi-sync AFTER_SYNC loses nothing over 5 kills
 # One-way delay on the replication links. 50 ms rather than the engine's 20 ms: a loaded
@@ -168,6 +168,22 @@ def test_semisync_falls_back_to_async_after_its_timeout(db):
     assert record.waited_s < record.timeout_s + 10
     assert record.later_s < record.timeout_s / 2  # async: no waiting
     assert record.back_s is not None  # semi-sync comes back once a replica caught up
+
+
+@pytest.mark.live
+@pytest.mark.engine
+def test_lesson_drill_one_kill_per_mode_and_the_fallback(db):
+    engine, _ = db
+    run = lesson_drill(engine, rate=300, duration=1.0, timeout_ms=800)
+    print(f"\n{run}")
+    assert [t.label for t in run.trials] == [
+        "async",
+        "semisync AFTER_COMMIT",
+        "semisync AFTER_SYNC",
+    ]
+    assert run.trials[2].lost == 0 and run.trials[1].lost == 0
+    assert run.fallback.status_after is False
+    assert "model" in str(run) and "fallback" in str(run)
 
 
 @pytest.mark.live

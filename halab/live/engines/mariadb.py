@@ -237,10 +237,10 @@ class FallbackRecord:
     def __str__(self) -> str:
         back = "not within the wait" if self.back_s is None else f"after {self.back_s:.2f} s"
         return (
-            f"semi-sync ON={self.status_before}; replicas' IO threads stopped; the next write "
-            f"waited {self.waited_s:.2f} s (timeout {self.timeout_s:.2f} s); then ON="
-            f"{self.status_after}, later writes {self.later_s * 1000:.1f} ms each (async); "
-            f"IO threads restarted: ON again {back}"
+            f"semi-sync ON={self.status_before}; replicas' IO threads stopped: the next write "
+            f"waited {self.waited_s:.2f} s (timeout {self.timeout_s:.2f} s),\n"
+            f"  then ON={self.status_after} and later writes took {self.later_s * 1000:.1f} ms "
+            f"each (async); IO threads restarted: ON again {back}"
         )
 
 
@@ -924,3 +924,75 @@ class MariaDB(Engine):
     def _before_stop(self) -> None:
         for proxy in self.proxies:
             proxy.close()
+
+
+LESSON_MODES = (("async", "AFTER_COMMIT"), ("semisync", "AFTER_COMMIT"), ("semisync", "AFTER_SYNC"))
+
+
+@dataclass(frozen=True)
+class LessonRun:
+    """Lesson 07's "real thing": one kill per mode on one engine, and the fallback, live.
+
+    Attributes:
+        start_s: seconds the engine took to start (``None`` if it was given, already running).
+        delay: the crash proxy's one-way delay, seconds.
+        trials: one :class:`ReplicationTrial` per mode of :data:`LESSON_MODES`.
+        fallback: the :class:`FallbackRecord`.
+    """
+
+    start_s: float | None
+    delay: float
+    trials: tuple[ReplicationTrial, ...]
+    fallback: FallbackRecord
+
+    def __str__(self) -> str:
+        started = "" if self.start_s is None else f", ready in {self.start_s:.1f} s"
+        lines = [
+            f"MariaDB: a primary and 2 replicas, {self.delay * 1000:.0f} ms one way on the crash "
+            f"proxy{started}",
+            f"{'mode':<22}{'writes/s':>9}{'acked':>7}{'lost':>6}{'seen, lost':>12}   model",
+        ]
+        for t in self.trials:
+            if t.mode == "async" or t.fallback:
+                model = f"{t.predicted:.1f} = {t.recent_rate:.0f} w/s x {t.lag * 1000:.1f} ms lag"
+            else:
+                model = "0 (acknowledged after a replica has it)"
+            lines.append(
+                f"{t.label:<22}{t.achieved:9.0f}{t.acked:7d}{t.lost:6d}{t.lost_visible:12d}   {model}"
+            )
+        lines.append(f"fallback: {self.fallback}")
+        return "\n".join(lines)
+
+
+def lesson_drill(
+    engine: MariaDB | None = None,
+    *,
+    rate: float = 500.0,
+    duration: float = 1.5,
+    delay: float = DELAY,
+    timeout_ms: int = 1000,
+) -> LessonRun:
+    """One kill per mode (async, semi-sync AFTER_COMMIT, AFTER_SYNC), then semi-sync's fallback.
+
+    Starts a MariaDB with 2 replicas (or uses ``engine``, already running), runs
+    :meth:`MariaDB.drill` once per mode of :data:`LESSON_MODES` (``rate`` writes/s for
+    ``duration`` s) and :meth:`MariaDB.fallback_drill` with ``rpl_semi_sync_master_timeout`` =
+    ``timeout_ms``. About 30 s in all on a quiet 2-core machine.
+
+    Raises:
+        EngineMissing: when MariaDB is not installed (the message is the install command).
+    """
+    check_number("timeout_ms", timeout_ms, 1, MAX_TIMEOUT_MS, integer=True)
+    own = engine is None
+    db = MariaDB(replicas=2, delay=delay).start() if own else engine
+    try:
+        trials = []
+        for mode, wait_point in LESSON_MODES:
+            db.set_mode(mode, wait_point, semisync_timeout_ms=timeout_ms)
+            trials += db.drill(rate=rate, duration=duration, kills=1).trials
+        db.set_mode("semisync", "AFTER_SYNC", semisync_timeout_ms=timeout_ms)
+        fallback = db.fallback_drill()
+        return LessonRun(db.start_s if own else None, db.delay, tuple(trials), fallback)
+    finally:
+        if own:
+            db.stop()
