@@ -16,7 +16,7 @@ import pytest
 from halab.live.engines import EngineMissing, Footprint, RedisSentinel, kill_parent
 from halab.live.engines.redis import (
     SentinelEvent,
-    distinct_switches,
+    failovers,
     model_detection,
     sweep_table,
 )
@@ -75,15 +75,15 @@ def test_the_model_suspects_a_stall_longer_than_its_timeout():
 
 
 def test_a_failover_announced_by_every_sentinel_counts_once():
+    switch = "halab 127.0.0.1 1 127.0.0.1 2"
     events = [
-        SentinelEvent(1.0, 0, "+switch-master", "halab 127.0.0.1 1 127.0.0.1 2"),
-        SentinelEvent(1.1, 1, "+switch-master", "halab 127.0.0.1 1 127.0.0.1 2"),
-        SentinelEvent(1.5, 2, "+sdown", "master halab 127.0.0.1 2"),
-        SentinelEvent(2.0, 1, "+switch-master", "halab 127.0.0.1 2 127.0.0.1 3"),
-        SentinelEvent(6.0, 2, "+switch-master", "halab 127.0.0.1 2 127.0.0.1 3"),
+        SentinelEvent(0.9, 1, "+promoted-slave", "slave 127.0.0.1:2 127.0.0.1 2 @ halab"),
+        SentinelEvent(1.0, 0, "+switch-master", switch),
+        SentinelEvent(1.1, 1, "+switch-master", switch),
+        SentinelEvent(6.0, 2, "+switch-master", switch),
     ]
-    assert [e.t for e in distinct_switches(events, 0.0)] == [1.0, 2.0]
-    assert len(distinct_switches(events, 1.5)) == 1
+    assert [e.t for e in failovers(events, 0.0)] == [0.9]
+    assert failovers(events, 1.0) == []
 
 
 # -- a real Redis ----------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def redis_set():
 def test_it_starts_on_loopback_with_node_0_primary(redis_set):
     rs = redis_set
     assert rs.leader() == 0
-    assert rs.settled()
+    assert rs.wait_settled(30)
     assert len(rs.sentinel_ports) == 3
     conf = (rs.node_dir(3) / "sentinel.conf").read_text()
     assert "bind 127.0.0.1" in conf
@@ -111,6 +111,10 @@ def test_it_starts_on_loopback_with_node_0_primary(redis_set):
     with rs.client(0) as c:
         assert c.config_get("bind")["bind"] == "127.0.0.1"
         assert c.config_get("save")["save"] == ""
+    import redis
+
+    with pytest.raises(redis.exceptions.AuthenticationError), redis.Redis(port=rs.port(0)) as c:
+        c.ping()  # loopback is shared: no password, no answer
     print(f"\nRedis + 3 Sentinels ready in {rs.start_s:.2f} s")
 
 

@@ -26,16 +26,19 @@ The drill (:meth:`RabbitMQ.drill`) publishes numbered messages with confirms to 
 queue through the leader's node (and every other one to a classic queue on the same node),
 SIGKILLs that node, reconnects to a survivor and publishes on; it records when the first confirm
 after the kill came, then consumes the quorum queue and counts the confirmed numbers missing:
-Raft's promise is that this is 0. halab's model of the same promise is
-:func:`halab.replication` 's synchronous quorum write (W = majority): an acknowledged write
-survives the loss of any minority. The classic queue beside it loses every message it held.
+Raft's promise is that this is 0. Beside it, :func:`simulated_loss` runs halab's replication
+model (:func:`halab.replication.simulate_failover`) on the same rate: a primary that
+acknowledges once one of two backups has the write loses nothing; a single copy loses all.
+The classic queue beside it loses every message it held.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
+import secrets
 import subprocess
 import threading
 import time
@@ -49,7 +52,6 @@ SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # not /usr/sbin's wrapper: it 
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 QUORUM_QUEUE = "halab.quorum"
 CLASSIC_QUEUE = "halab.classic"
-COOKIE = "HALABENGINESCOOKIE"  # the Erlang cookie; the cluster is private to 127.0.0.1 anyway
 CTL_TIMEOUT = 30.0  # seconds for one rabbitmqctl call
 RECONNECT_EVERY = 0.05  # seconds between two reconnection attempts
 
@@ -101,6 +103,72 @@ def trials_table(trials) -> str:
     return "\n".join(lines)
 
 
+def simulated_loss(rate: float, before: float, *, seed: int = 0) -> dict:
+    """halab's replication model of the two queues, at the drill's publish rate.
+
+    The quorum queue confirms once the leader and one of its two followers have the message:
+    :func:`halab.replication.simulate_failover` in ``"semisync"`` mode, ``backups=2``,
+    ``wait_for=1``, ``wait_point="after_sync"`` (the leader confirms only what a follower
+    holds). The classic non-durable queue has no copy at all: ``"async"`` with a lag longer
+    than the run, so nothing ever leaves the node.
+
+    Args:
+        rate: confirmed messages per second before the kill, ``> 0``.
+        before: seconds of publishing before the kill, ``> 0``.
+        seed: the simulation's seed.
+
+    Returns:
+        ``{"quorum_confirmed", "quorum_lost", "classic_confirmed", "classic_lost"}``.
+    """
+    from halab.replication import simulate_failover
+
+    check_number("rate", rate, 1e-3, 1e6)
+    check_number("before", before, 1e-3, 600.0)
+    common = {"backups": 2, "rate": rate, "crash_at": before, "latency": 0.0005, "seed": seed}
+    quorum = simulate_failover("semisync", wait_for=1, wait_point="after_sync", **common)
+    classic = simulate_failover("async", lag=before + 10.0, **common)
+    return {
+        "quorum_confirmed": len(quorum.ack_ids),
+        "quorum_lost": quorum.lost,
+        "classic_confirmed": len(classic.ack_ids),
+        "classic_lost": classic.lost,
+    }
+
+
+@dataclass(frozen=True)
+class QueueDrill:
+    """Leader kills of a quorum queue, beside halab's replication model of it.
+
+    Attributes:
+        trials: one :class:`QueueTrial` per kill.
+        timeline: the engine's events (seconds since it started).
+        start_s: seconds the cluster took to start.
+        simulated: :func:`simulated_loss` at the first trial's publish rate.
+        notes: where the real queue and the model differ, and why.
+    """
+
+    trials: tuple[QueueTrial, ...]
+    timeline: tuple
+    start_s: float
+    simulated: dict
+    notes: str = ""
+
+    @property
+    def lost(self) -> int:
+        """Confirmed messages lost over all trials (Raft's promise: 0)."""
+        return sum(t.lost for t in self.trials)
+
+    def table(self) -> str:
+        """The trials, then the model's figures, as text."""
+        sim = self.simulated
+        return (
+            trials_table(self.trials)
+            + f"\nmodel (halab.replication, same rate): quorum {sim['quorum_lost']} of "
+            f"{sim['quorum_confirmed']} confirmed lost; classic {sim['classic_lost']} of "
+            f"{sim['classic_confirmed']}"
+        )
+
+
 class RabbitMQ(Engine):
     """A RabbitMQ cluster of ``nodes`` brokers on 127.0.0.1 and a quorum queue on all of them.
 
@@ -124,6 +192,11 @@ class RabbitMQ(Engine):
         super().__init__(nodes, start_timeout=start_timeout)
         self.epmd_port = 0
         self.home = ""
+        # loopback is shared by every user of the machine: a random Erlang cookie (whoever has it
+        # can run code in the brokers) and a random AMQP user instead of guest/guest
+        self.user = f"halab-{secrets.token_hex(4)}"
+        self.password = secrets.token_urlsafe(18)
+        self._cookie = secrets.token_hex(20).upper()
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -149,31 +222,35 @@ class RabbitMQ(Engine):
         )
         return env
 
+    def config_text(self, i: int) -> str:
+        """Node ``i``'s ``rabbitmq.conf``: AMQP on 127.0.0.1, the peers listed for
+        ``classic_config`` peer discovery."""
+        peers = [
+            f"cluster_formation.classic_config.nodes.{j + 1} = {self.name(j)}"
+            for j in range(self.nodes)
+        ]
+        return "\n".join(
+            [
+                "cluster_formation.peer_discovery_backend = classic_config",
+                *peers,
+                f"listeners.tcp.default = {LOOPBACK}:{self.port(i, 'amqp')}",
+                f"default_user = {self.user}",
+                f"default_pass = {self.password}",
+                "",
+            ]
+        )
+
     def _configure(self) -> None:
         self.home = str(Path(self.tmpdir) / "home")
         os.makedirs(self.home, exist_ok=True)
         cookie = Path(self.home) / ".erlang.cookie"
         if not cookie.exists():
-            cookie.write_text(COOKIE)
+            cookie.write_text(self._cookie)
             cookie.chmod(0o400)
         (Path(self.home) / "rabbitmq-env.conf").write_text("")
-        peers = [
-            f"cluster_formation.classic_config.nodes.{j + 1} = {self.name(j)}"
-            for j in range(self.nodes)
-        ]
         for i in range(self.nodes):
-            folder = self.node_dir(i)
-            (folder / "rabbitmq.conf").write_text(
-                "\n".join(
-                    [
-                        "cluster_formation.peer_discovery_backend = classic_config",
-                        *peers,
-                        f"listeners.tcp.default = {LOOPBACK}:{self.port(i, 'amqp')}",
-                        "",
-                    ]
-                )
-            )
-            (folder / "enabled_plugins").write_text("[].\n")
+            (self.node_dir(i) / "rabbitmq.conf").write_text(self.config_text(i))
+            (self.node_dir(i) / "enabled_plugins").write_text("[].\n")
         # our own epmd first, as process `nodes`: a node that finds none spawns a daemon
         self._launch(self.nodes)
         if not wait_for(lambda: listening(self.epmd_port), 10.0):
@@ -231,6 +308,7 @@ class RabbitMQ(Engine):
         params = pika.ConnectionParameters(
             LOOPBACK,
             self.port(i, "amqp"),
+            credentials=pika.PlainCredentials(self.user, self.password),
             connection_attempts=1,
             socket_timeout=timeout,
             stack_timeout=timeout,
@@ -446,7 +524,36 @@ class RabbitMQ(Engine):
         except pika.exceptions.ChannelClosedByBroker:
             return 0  # 404 NOT_FOUND: the queue died with its node
 
-    def drill(self, trials: int = 1, *, before: float = 1.5, after: float = 2.0):
-        """Kill the quorum queue's leader ``trials`` times (see :meth:`kill_leader`)."""
+    def drill(self, trials: int = 1, *, before: float = 1.5, after: float = 2.0) -> QueueDrill:
+        """Kill the quorum queue's leader ``trials`` times (see :meth:`kill_leader`); beside
+        it, :func:`simulated_loss` at the first trial's rate."""
         check_number("trials", trials, 1, 20, integer=True)
-        return tuple(self.kill_leader(n, before=before, after=after) for n in range(trials))
+        with _quiet("pika"):
+            records = tuple(self.kill_leader(n, before=before, after=after) for n in range(trials))
+        first = records[0]
+        rate = max(first.classic_confirmed * 2, 1) / before  # every 2nd went to the classic queue
+        return QueueDrill(
+            trials=records,
+            timeline=tuple(self.timeline),
+            start_s=float(self.start_s or math.nan),
+            simulated=simulated_loss(rate, before),
+            notes=(
+                "The model and the broker agree on what is lost (nothing confirmed, on the "
+                "quorum queue; everything, on the classic one). The model does not have Raft's "
+                "election: the first confirm after the kill waits for the followers to notice "
+                "the dead leader (Erlang distribution sees the closed connection at once on "
+                "loopback) and elect a new one, and for the publisher to reconnect."
+            ),
+        )
+
+
+@contextlib.contextmanager
+def _quiet(name: str):
+    """Silence logger ``name`` below ERROR for a while (pika warns at every nack)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import secrets
 import signal
 import threading
 import time
@@ -71,7 +72,7 @@ WRITE_EVERY = 0.02  # seconds between two write attempts after a kill
 PAUSES_S = (0.3, 0.7, 1.5)  # default stalls of the primary in a sweep, seconds
 
 
-def _client(port: int, timeout: float = CLIENT_TIMEOUT):
+def _client(port: int, password: str | None, timeout: float = CLIENT_TIMEOUT):
     """A redis-py client that does not retry (redis-py retries with backoff by default)."""
     import redis
     from redis.backoff import NoBackoff
@@ -80,6 +81,7 @@ def _client(port: int, timeout: float = CLIENT_TIMEOUT):
     return redis.Redis(
         host=LOOPBACK,
         port=port,
+        password=password,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
@@ -120,8 +122,8 @@ class DownAfterResult:
         pauses_s: the stalls (SIGSTOP .. SIGCONT) of a healthy primary, seconds.
         spurious_sdown: stalls after which a Sentinel said ``+sdown`` of the primary.
         spurious_odown: stalls after which a Sentinel said ``+odown``.
-        spurious_failovers: failovers with no crash: the distinct ``+switch-master`` seen
-            beyond one per kill (a stall, or a new primary failed over again at once).
+        spurious_failovers: failovers with no crash: the ``+promoted-slave`` seen beyond one
+            per kill (after a stall, or a new primary failed over again at once).
         model_detection_s: the fixed-timeout model's mean detection time, seconds.
         model_mistakes: stalls the model suspects (a fixed timeout of ``down_after_ms``).
     """
@@ -202,16 +204,10 @@ def model_detection(
     return qos, int(mistakes)
 
 
-def distinct_switches(events, after: float, before: float = math.inf) -> list[SentinelEvent]:
-    """The distinct ``+switch-master`` announcements in [after, before): every Sentinel
-    announces a failover, some seconds apart; a repeat of the last one is the same failover."""
-    out: list[SentinelEvent] = []
-    for e in sorted(events, key=lambda e: e.t):
-        if e.channel != "+switch-master" or not after <= e.t < before:
-            continue
-        if not out or out[-1].data != e.data:
-            out.append(e)
-    return out
+def failovers(events, after: float, before: float = math.inf) -> list[SentinelEvent]:
+    """The failovers in [after, before): one ``+promoted-slave`` each. Every Sentinel announces
+    ``+switch-master``, some of them seconds late; only the leader of a failover promotes."""
+    return [e for e in events if e.channel == "+promoted-slave" and after <= e.t < before]
 
 
 class RedisSentinel(Engine):
@@ -255,6 +251,9 @@ class RedisSentinel(Engine):
         self.down_after_ms = down_after_ms
         self.failover_timeout_ms = failover_timeout_ms
         self.quorum = quorum
+        # loopback is shared by every user of the machine: every server and Sentinel asks for
+        # this password (requirepass; masterauth and sentinel auth-pass to reach the others)
+        self.password = secrets.token_urlsafe(18)
         self.sentinel_ports: list[int] = []
         self.events: list[SentinelEvent] = []  # every Sentinel pub/sub message, in order read
         self._replica_of: dict[int, int | None] = {}
@@ -290,7 +289,9 @@ class RedisSentinel(Engine):
                 "protected-mode no",
                 "daemonize no",
                 f'dir "{folder}"',
+                f"requirepass {self.password}",
                 f"sentinel monitor {MASTER} {LOOPBACK} {self.port(0)} {self.quorum}",
+                f"sentinel auth-pass {MASTER} {self.password}",
                 f"sentinel down-after-milliseconds {MASTER} {self.down_after_ms}",
                 f"sentinel failover-timeout {MASTER} {self.failover_timeout_ms}",
                 f"sentinel parallel-syncs {MASTER} {self.nodes}",
@@ -304,44 +305,43 @@ class RedisSentinel(Engine):
             folder = self.node_dir(self.nodes + k)
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "sentinel.conf").write_text(self._sentinel_conf(k))
+            (folder / "sentinel.conf").chmod(0o600)
 
     def _command(self, i: int) -> list[str]:
         if i >= self.nodes:  # a Sentinel
             conf = self.node_dir(i) / "sentinel.conf"
             return [self.binaries["redis-sentinel"], str(conf)]
-        command = [
-            self.binaries["redis-server"],
-            "--port",
-            str(self.port(i)),
-            "--bind",
-            LOOPBACK,
-            "--protected-mode",
-            "no",
-            "--dir",
-            str(self.node_dir(i)),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
+        # a config file, not arguments: the password must not show in `ps` to other users
+        lines = [
+            f"port {self.port(i)}",
+            f"bind {LOOPBACK}",
+            "protected-mode no",
+            f'dir "{self.node_dir(i)}"',
+            'save ""',
+            "appendonly no",
+            "daemonize no",
+            f"requirepass {self.password}",
+            f"masterauth {self.password}",
         ]
         master = self._replica_of.get(i)
         if master is not None:
-            command += ["--replicaof", LOOPBACK, str(self.port(master))]
-        return command
+            lines.append(f"replicaof {LOOPBACK} {self.port(master)}")
+        conf = self.node_dir(i) / "redis.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        conf.chmod(0o600)
+        return [self.binaries["redis-server"], str(conf)]
 
     def _node_ready(self, i: int) -> bool:
         port = self.port(i) if i < self.nodes else self.sentinel_ports[i - self.nodes]
         if not listening(port):
             return False
-        with contextlib.closing(_client(port)) as c:
+        with contextlib.closing(_client(port, self.password)) as c:
             return bool(c.ping())
 
     def _ready(self) -> bool:
         if not all(self._node_ready(i) for i in range(self.nodes)):
             return False
-        with contextlib.closing(_client(self.port(0))) as c:
+        with contextlib.closing(_client(self.port(0), self.password)) as c:
             return int(c.info("replication").get("connected_slaves", 0)) == self.nodes - 1
 
     def _after_start(self) -> None:
@@ -350,7 +350,7 @@ class RedisSentinel(Engine):
         for k in range(self.sentinels):
             self._listeners.append(self._listen(k))
         deadline = time.monotonic() + self.start_timeout
-        if not wait_for(self._agreed, max(1.0, deadline - time.monotonic()), 0.1):
+        if not wait_for(self.settled, max(1.0, deadline - time.monotonic()), 0.1):
             raise RuntimeError(f"the Sentinels did not agree within {self.start_timeout} s")
 
     def _start_sentinel(self, k: int) -> None:
@@ -392,11 +392,12 @@ class RedisSentinel(Engine):
         only through a weak reference)."""
         ref = weakref.ref(self)
         port, stop, log = self.sentinel_ports[k], self._listen_stop, self.events
+        password = self.password
 
         def run() -> None:
             while not stop.is_set():
                 try:
-                    c = _client(port)
+                    c = _client(port, password)
                     sub = c.pubsub(ignore_subscribe_messages=True)
                     sub.psubscribe("*")
                     while not stop.is_set():
@@ -450,12 +451,12 @@ class RedisSentinel(Engine):
 
     def client(self, i: int, timeout: float = CLIENT_TIMEOUT):
         """A redis-py client of node ``i`` (no retries)."""
-        return _client(self.port(i), timeout)
+        return _client(self.port(i), self.password, timeout)
 
     def sentinel_master(self, k: int) -> dict | None:
         """Sentinel ``k``'s ``SENTINEL MASTER`` answer as a dict (``None`` if it cannot say)."""
         try:
-            with contextlib.closing(_client(self.sentinel_ports[k])) as c:
+            with contextlib.closing(_client(self.sentinel_ports[k], self.password)) as c:
                 return c.execute_command("SENTINEL", "MASTER", MASTER)
         except Exception:
             return None
@@ -465,7 +466,7 @@ class RedisSentinel(Engine):
         first Sentinel that answers decides; ``None`` if none answers."""
         for port in self.sentinel_ports:
             try:
-                with contextlib.closing(_client(port)) as c:
+                with contextlib.closing(_client(port, self.password)) as c:
                     addr = c.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
             except Exception:
                 continue
@@ -484,7 +485,11 @@ class RedisSentinel(Engine):
             [(LOOPBACK, p) for p in self.sentinel_ports],
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+            sentinel_kwargs={
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
+                "password": self.password,
+            },
         )
         return sentinel.master_for(
             MASTER,
@@ -492,13 +497,14 @@ class RedisSentinel(Engine):
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             decode_responses=True,
+            password=self.password,
         )
 
     def set_down_after(self, ms: int) -> None:
         """Change ``down-after-milliseconds`` on every Sentinel at run time (``SENTINEL SET``)."""
         check_number("ms", ms, 50, 60_000, integer=True)
         for port in self.sentinel_ports:
-            with contextlib.closing(_client(port)) as c:
+            with contextlib.closing(_client(port, self.password)) as c:
                 c.execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", ms)
         self.down_after_ms = ms
 
@@ -683,12 +689,12 @@ class RedisSentinel(Engine):
                 time.sleep(settle + ms / 1000)
                 sdown += math.isfinite(self._first_event("+sdown", t))
                 odown += math.isfinite(self._first_event("+odown", t))
-                failed_over = math.isfinite(self._first_event("+switch-master", t))
+                failed_over = math.isfinite(self._first_event("+promoted-slave", t, master=False))
                 switch += failed_over
                 if failed_over:
                     self.emit("failover", self.leader(), f"spurious: a {p:g} s stall, no crash")
             self.wait_settled(timeout)
-            switch = max(switch, len(distinct_switches(self.events, row_t)) - kills)
+            switch = max(switch, len(failovers(self.events, row_t)) - kills)
             spaced = tuple((20.0 * (n + 1), p) for n, p in enumerate(pauses))
             qos, mistakes = model_detection(ms, pauses=spaced)
             rows.append(
