@@ -14,6 +14,14 @@ Kinds of events, and who writes them:
 ``eject``, ``uneject``    the balancer: passive outlier detection ejected / returned it
 ``removed``,              the balancer: the backend left / re-entered the rotation
 ``readmitted``            (for whatever reason: the moment traffic stops / resumes)
+``ready``, ``stop``       an engine (:mod:`halab.live.engines`): all its nodes serve / it stopped
+``leader``                an engine: a node was seen leading (``backend`` is the node's index)
+``write``                 an engine: a client's write succeeded (e.g. the first after a kill)
+``promote``               an engine: a replica was made primary
+``failover``              an engine: its own failover finished (a sentinel's switch, ...)
+``lost``                  an engine: acknowledged writes or messages found missing
+``fallback``              an engine: semi-sync replication fell back to async
+``crash``                 a crash proxy dropped the bytes in flight on a link
 ========================  ==========================================================
 """
 
@@ -35,6 +43,15 @@ KINDS = (
     "uneject",
     "removed",
     "readmitted",
+    "ready",
+    "stop",
+    "leader",
+    "write",
+    "promote",
+    "failover",
+    "lost",
+    "fallback",
+    "crash",
 )
 
 

@@ -56,7 +56,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import http.client
-import json
 import math
 import os
 import re
@@ -71,6 +70,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import halab.live.guard as _guard
 from halab.live._proc import LOOPBACK, child_env, stop_process, wait_ready
 from halab.live.events import Event
 from halab.live.settings import IDEMPOTENT_METHODS, MAX_BACKENDS, Settings
@@ -1194,59 +1194,16 @@ def _haproxy_show_stat(path: str) -> list[dict]:
 
 
 # -- the guard: ``python -m halab.live.production --guard <folder> -- <command>`` ----------------
+# It lives in :mod:`halab.live.guard` now; these two entry points delegate to it.
 
 
 def guard(argv: list[str]) -> int:
-    """Run ``argv`` in its own process group; kill the group when stdin closes or we are told.
-
-    Prints ``{"pid": ...}`` when the command has started. The command's stdout and stderr go
-    to our stderr. Returns the command's exit code.
-    """
-    child = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr, start_new_session=True
-    )
-    parent = os.getppid()
-    done = threading.Event()
-
-    def end(*_) -> None:
-        if done.is_set():
-            return
-        done.set()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGTERM)
-        try:
-            child.wait(STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGKILL)
-
-    def stdin_closed() -> None:
-        with contextlib.suppress(OSError):
-            while os.read(0, 4096):  # raw reads: no buffer lock held at interpreter exit
-                pass
-        end()
-
-    def reparented() -> None:
-        while not done.is_set():
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                end()
-
-    signal.signal(signal.SIGTERM, end)
-    threading.Thread(target=stdin_closed, daemon=True).start()
-    threading.Thread(target=reparented, daemon=True).start()
-    sys.stdout.write(json.dumps({"pid": child.pid}) + "\n")
-    sys.stdout.flush()
-    code = child.wait()
-    end()  # the leader exited: take any worker left in its group with it
-    return code
+    """Run ``argv`` under :func:`halab.live.guard.guard` (its own process group, stopped when
+    stdin closes); returns the command's exit code."""
+    return _guard.guard(argv, grace=STOP_GRACE)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 4 and sys.argv[1] == "--guard" and sys.argv[3] == "--":
-        code = guard(sys.argv[4:])
-        # the server is gone: its private folder goes too, even when our parent died first
-        shutil.rmtree(sys.argv[2], ignore_errors=True)
-        sys.stderr.flush()
-        os._exit(code if 0 <= code < 256 else 1)  # do not wait for the watcher threads
+        _guard.main(["--grace", str(STOP_GRACE), *sys.argv[2:]])  # deletes the folder, exits
     raise SystemExit("usage: python -m halab.live.production --guard <folder> -- <command> ...")
