@@ -112,6 +112,7 @@ LATENCY = 0.005  # s, mean one-way network delay by default
 JITTER = 0.001  # s, standard deviation of the delay by default (lognormal)
 HEARTBEAT_FRACTION = 0.5  # heartbeat interval / minimum election timeout (dissertation 9.4)
 ZK_FINALIZE_WAIT = 0.200  # s, FastLeaderElection.finalizeWait
+ZK_LEADER_CONNECT_RETRY = 0.1  # s between a follower's tries to reach its leader (Learner)
 ZK_MIN_NOTIFICATION_INTERVAL = 0.200  # s, minNotificationInterval (= finalizeWait)
 ZK_MAX_NOTIFICATION_INTERVAL = 60.0  # s, maxNotificationInterval in ZooKeeper
 ZAB_MAX_NOTIFICATION_INTERVAL = 1.6  # s, our cap (8 x 200 ms) so that short runs recover
@@ -811,7 +812,9 @@ class ZabNode(ElectionNode):
     when a link comes back; our network drops messages on a cut, so we re-send on schedule.)
 
     The winner only leads once a quorum accepted its new epoch (ZAB phase 1, ``Leader.
-    getEpochToPropose``/``waitForEpochAck``): followers send their acceptedEpoch, the leader
+    getEpochToPropose``/``waitForEpochAck``): followers send their acceptedEpoch -- again every
+    ``zookeeper.leaderConnectDelayDuringRetryMs`` (100 ms, ``Learner.connectToLeader``) until
+    the leader answers, since a follower often decides before its leader does -- the leader
     proposes one more than the largest, each follower acks an epoch only if it is larger than
     any it accepted before. That rule, not FLE, is what makes two leaders of one epoch
     impossible; the epoch is the ``term`` here. An established leader pings every heartbeat and
@@ -844,6 +847,7 @@ class ZabNode(ElectionNode):
         self.heard: dict[str, float] = {}
         self.led_since = -math.inf
         self._warm = False
+        self._leader_answered = False
 
     # -- life cycle
     def on_start(self) -> None:
@@ -876,7 +880,7 @@ class ZabNode(ElectionNode):
         return ZabVote(self.current_epoch, self.zxid, self.id)
 
     def _look(self) -> None:
-        for t in ("tick", "sync", "establish", "finalize", "notify"):
+        for t in ("tick", "sync", "establish", "finalize", "notify", "connect"):
             self.cancel_timer(t)
         self.zstate = LOOKING
         self.leader = None
@@ -987,8 +991,15 @@ class ZabNode(ElectionNode):
             leader = f"s{vote.server}"
             self.leader = leader
             self._set(FOLLOWER, self.current_epoch)
+            self._leader_answered = False
             self.send(leader, FollowerInfo(self.accepted_epoch))
+            self.set_timer("connect", ZK_LEADER_CONNECT_RETRY)
             self.set_timer("sync", self._timeout())
+
+    def on_timer_connect(self) -> None:  # the leader has not answered: it may not lead yet
+        if self.zstate == FOLLOWING and not self._leader_answered:
+            self.send(self.leader, FollowerInfo(self.accepted_epoch))
+            self.set_timer("connect", ZK_LEADER_CONNECT_RETRY)
 
     # -- ZAB phase 1: the leader establishes a new epoch with a quorum
     def _try_propose(self) -> None:
@@ -1026,6 +1037,8 @@ class ZabNode(ElectionNode):
     def on_LeaderInfo(self, msg: LeaderInfo, src: str) -> None:
         if self.zstate != FOLLOWING or src != self.leader:
             return
+        self._leader_answered = True
+        self.cancel_timer("connect")
         if msg.epoch > self.accepted_epoch:
             self.accepted_epoch = msg.epoch
             self.send(src, AckEpoch(msg.epoch))
