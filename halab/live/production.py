@@ -1165,15 +1165,58 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (not zombie) process is left in process group ``pgid``.
+
+    The server's pid is its group's leader -- HAProxy's master, nginx's master -- and its
+    workers are other processes of the group. A dead leader says nothing about them: both get
+    the guard's signal at once, and HAProxy's master often exits a few milliseconds before its
+    worker has closed the listening socket (longer on a loaded machine). So whoever must know
+    that the server is gone -- its port closed -- waits for the whole group.
+    """
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+def wait_group_gone(pgid: int, timeout: float = 5.0) -> bool:
+    """Wait up to ``timeout`` seconds until process group ``pgid`` is empty; True if it is."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _stop_guard(guard: subprocess.Popen, pid: int | None) -> None:
-    """Close the guard's stdin (it then stops the server's group); make sure of both."""
+    """Close the guard's stdin (it then stops the server's group); make sure of both.
+
+    The guard returns when the group's leader has exited; its workers may take a moment more
+    (see :func:`_group_alive`), so this waits for the whole group, and kills what is left.
+    """
     with contextlib.suppress(OSError):
         guard.stdin.close()
     with contextlib.suppress(subprocess.TimeoutExpired):
         guard.wait(STOP_GRACE + 3.0)
-    if pid is not None and _alive(pid):  # the guard failed us: kill the group ourselves
+    if pid is not None and not wait_group_gone(pid, STOP_GRACE):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)  # the guard failed us: kill the group ourselves
+        wait_group_gone(pid, 5.0)
     stop_process(guard)
 
 

@@ -19,6 +19,8 @@ later be written out as their configuration (``to_dict`` is the neutral form):
   error timeout http_500 http_502 http_503 http_504`` and ``proxy_next_upstream_tries``.
 - ``connect_timeout``, ``timeout``: HAProxy ``timeout connect``, ``timeout server``; nginx
   ``proxy_connect_timeout``, ``proxy_read_timeout`` (both between two reads, not in total).
+- ``panic_threshold``: Envoy's ``common_lb_config.healthy_panic_threshold`` (default 50 %;
+  architecture overview, "Load balancing", "Panic threshold"); HAProxy and nginx have none.
 
 Defaults are sized for a lesson: checks every 0.2 s, two failures to go DOWN and two successes
 to come back UP, so a kill-and-revive drill takes seconds. Production defaults are slower
@@ -67,6 +69,15 @@ class Settings:
             timeouts, spins when everything is out); every other field is then ignored.
         naive_cap: seconds the naive balancer may wait for one backend or spin with none,
             so that the lesson never hangs (the tutorial code has no such cap).
+        panic_threshold: a percentage in [0, 100]; while fewer than this percentage of the
+            backends are in rotation, the balancer is in *panic* and routes to every backend
+            not known to be dead, whatever its health (Envoy's ``healthy_panic_threshold``,
+            default 50 %, as here; 0 turns panic off). Known dead means nothing listens on
+            its port: its last health check, or the last request sent to it, was refused. A
+            backend that is DOWN or ejected because its checks or connects *timed out* stays
+            a candidate: under overload that is what a busy, live backend looks like, and
+            routing to it beats answering 503 while it could serve (Envoy routes to all hosts;
+            halab leaves out only those a request cannot possibly reach).
     """
 
     policy: str = "round_robin"
@@ -88,6 +99,7 @@ class Settings:
     timeout: float = 1.0
     naive: bool = False
     naive_cap: float = 5.0
+    panic_threshold: float = 50.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.policy, str) or not self.policy:
@@ -119,6 +131,14 @@ class Settings:
         _positive("connect_timeout", self.connect_timeout, upper=60.0)
         _positive("timeout", self.timeout, upper=600.0)
         _positive("naive_cap", self.naive_cap, upper=600.0)
+        if (
+            isinstance(self.panic_threshold, bool)
+            or not isinstance(self.panic_threshold, (int, float))
+            or not 0 <= self.panic_threshold <= 100
+        ):
+            raise ValueError(
+                f"panic_threshold must be a percentage in [0, 100], got {self.panic_threshold!r}"
+            )
 
     @property
     def effective_check_timeout(self) -> float:
