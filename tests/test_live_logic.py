@@ -220,6 +220,8 @@ def test_retry_candidates_exclude_tried_and_unroutable():
 def test_settings_round_trip_and_defaults():
     s = Settings(policy="least_connections", weights=[1, 2, 3], inter=0.5)
     assert Settings.from_dict(s.to_dict()) == s
+    assert Settings.from_dict(Settings(panic_threshold=25.0).to_dict()).panic_threshold == 25.0
+    assert Settings().panic_threshold == 50.0  # Envoy's healthy_panic_threshold default
     assert s.effective_check_timeout == 0.5  # HAProxy: `inter` when `timeout check` is unset
     assert Settings(check_timeout=0.1).effective_check_timeout == 0.1
 
@@ -235,6 +237,12 @@ def test_settings_round_trip_and_defaults():
         ({"weights": [1, 0]}, "weights"),
         ({"max_ejection_percent": 101}, "max_ejection_percent"),
         ({"check_path": "health"}, "check_path"),
+        ({"check_path": "/health\n    server evil 127.0.0.1:9"}, "check_path"),
+        ({"check_path": "/a b"}, "check_path"),
+        ({"check_path": "/a;b"}, "check_path"),
+        ({"check_path": "/a#b"}, "check_path"),
+        ({"panic_threshold": 101}, "panic_threshold"),
+        ({"panic_threshold": -1}, "panic_threshold"),
     ],
 )
 def test_settings_reject_bad_values(kwargs, word):

@@ -744,3 +744,89 @@ def test_live_cluster_fronted_by_haproxy_drills_and_cleans_up():
     assert drill.readmitted_t - drill.revive_t <= readmission_bound("haproxy", c.settings) + SLACK
     assert [row["in_rotation"] for row in status] == [True] * 3
     assert not production._alive(pid) and not listening(port)
+
+
+# -- guards: configuration values, the admin paths ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "check_path",
+    ["/health\n    server evil 10.0.0.1:80", "/health\r\n", "/a;b", "/a#b", "/a{b}", "/a b"],
+)
+def test_values_that_would_break_a_configuration_line_are_refused(check_path):
+    s = Settings()
+    bad = Settings()
+    object.__setattr__(bad, "check_path", check_path)  # past Settings' own check
+    for writer in (haproxy_lines, nginx_lines):
+        with pytest.raises(ValueError, match="check_path"):
+            writer(bad, PORTS, port=1)
+    with pytest.raises(ValueError, match="tmpdir"):
+        haproxy_lines(s, PORTS, port=1, tmpdir="/tmp/x\n    stats socket /tmp/y")
+    with pytest.raises(ValueError, match="names"):
+        haproxy_lines(s, PORTS, port=1, names=["b0", "b1\n", "b2"])
+
+
+def test_haproxy_check_rejects_what_a_newline_would_have_injected(tmp_path):
+    # the injection this guard stops: before it, `haproxy -c` accepted the extra server line
+    need("haproxy")
+    s = Settings()
+    object.__setattr__(s, "check_path", "/health\n    server evil 127.0.0.1:9")
+    with pytest.raises(ValueError, match="check_path"):
+        haproxy_lines(s, PORTS, port=40000)
+    ok = tmp_path / "ok.cfg"
+    ok.write_text(config_text(haproxy_lines(Settings(), PORTS, port=40000, tmpdir=str(tmp_path))))
+    binary = production.find_server("haproxy")
+    assert subprocess.run([binary, "-c", "-f", str(ok)], capture_output=True).returncode == 0
+
+
+def test_unmapped_names_the_panic_threshold():
+    for server in ("haproxy", "nginx"):
+        assert "panic_threshold" in dict(unmapped(Settings(), server))
+    assert "panic_threshold" not in dict(unmapped(Settings(panic_threshold=0), "haproxy"))
+
+
+ADMIN_PATHS = [
+    "/_fault",
+    "/_FAULT",
+    "//_fault",
+    "/%5ffault",
+    "/%5Ffault",
+    "/./_fault",
+    "/x/../_fault",
+    "/_lb/status",
+    "/_LB/status",
+    "//_lb/status",
+    "/%5flb/status",
+    "/_fault?x=1",
+]
+
+
+def raw_status(port: int, request: bytes) -> int:
+    with socket.create_connection((LOOPBACK, port), timeout=5) as s:
+        s.sendall(request)
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("server", ["haproxy", "nginx"])
+def test_fronts_refuse_the_fault_switch_and_admin_paths(healthy, server):
+    need(server)
+    with make_front(server, healthy.ports, Settings(), names=healthy.names) as front:
+        for path in ADMIN_PATHS:
+            for method in ("GET", "POST"):
+                body = b'{"fail": 1}' if method == "POST" else b""
+                request = (
+                    f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                ).encode() + body
+                assert raw_status(front.port, request) == 403, (server, method, path)
+        ok = b"GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert raw_status(front.port, ok) == 200
+    for i in range(len(healthy.ports)):
+        assert healthy.faults(i)["fail"] == 0.0  # no switch was flipped through the front

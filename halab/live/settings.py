@@ -31,6 +31,7 @@ to come back UP, so a kill-and-revive drill takes seconds. Production defaults a
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 # Request methods that RFC 9110, section 9.2.2, defines as idempotent: sending one twice has
@@ -38,6 +39,9 @@ from dataclasses import asdict, dataclass, fields
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 MAX_BACKENDS = 16  # a lesson-sized cluster; each backend is one OS process
+# A health-check path: RFC 3986 path and query characters, less ';' and '$' (which mean
+# something in an nginx or HAProxy file), so that it can be written into one unchanged.
+_URI_PATH = re.compile(r"/[A-Za-z0-9\-._~!&'()*+,=:@%/?]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,12 @@ class Settings:
             _positive("check_timeout", self.check_timeout, upper=60.0)
         if not isinstance(self.check_path, str) or not self.check_path.startswith("/"):
             raise ValueError(f"check_path must start with '/', got {self.check_path!r}")
+        if not _URI_PATH.fullmatch(self.check_path):
+            raise ValueError(
+                "check_path must be a URI path of at most 200 characters, letters, digits and "
+                f"-._~!&'()*+,=:@%/? only (no blank, line break, ';' or '#'), "
+                f"got {self.check_path!r}"
+            )
         if self.consecutive_5xx is not None:
             _count("consecutive_5xx", self.consecutive_5xx)
         _positive("base_ejection_time", self.base_ejection_time, upper=3600.0)
