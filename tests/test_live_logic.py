@@ -385,3 +385,57 @@ def test_detection_functions_reject_bad_input():
         halab.live.health.ejection_bounds(100, 3, 3, retries=-1)
     with pytest.raises(ValueError, match="trials"):
         halab.live.health.simulate_checks(0.2, 2, 2, trials=0)
+
+
+# -- the load generator's loopback guard --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000",
+        "http://127.0.0.1:8000/x?y=1",
+        "http://127.5.6.7:1",
+        "http://localhost:8000",
+        "http://LOCALHOST:8000",
+        "http://[::1]:8000",
+    ],
+)
+def test_load_generator_takes_local_urls(url):
+    from halab.live.loadgen import LoadGenerator
+
+    assert LoadGenerator(url, count=1).url.startswith(url.rstrip("/"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost@example.com",
+        "http://localhost:80@example.com/",
+        "http://user:pw@127.0.0.1:8000",
+        "http://127.0.0.1.example.com",
+        "http://localhost.example.com",
+        "http://example.com",
+        "http://10.0.0.1:80",
+        "http://[::2]:80",
+        "http://0.0.0.0:80",
+        "ftp://127.0.0.1/",
+        "127.0.0.1:8000",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:80\n/x",
+        None,
+    ],
+)
+def test_load_generator_refuses_urls_that_leave_the_machine(url):
+    from halab.live.loadgen import LoadGenerator
+
+    with pytest.raises(ValueError, match="url"):
+        LoadGenerator(url, count=1)
+
+
+def test_load_generator_refuses_a_path_that_changes_the_host():
+    from halab.live.loadgen import LoadGenerator
+
+    for path in ("@example.com", "/x y", "/a\r\nHost: evil"):
+        with pytest.raises(ValueError, match="path"):
+            LoadGenerator("http://127.0.0.1:8000", count=1, path=path)
