@@ -23,6 +23,7 @@ from halab.live import (
     may_retry,
     retry_candidates,
 )
+from halab.live.balancer import Balancer
 
 # -- HealthCheck: HAProxy's counter against a model written from the manual's words -----------
 
@@ -439,3 +440,65 @@ def test_load_generator_refuses_a_path_that_changes_the_host():
     for path in ("@example.com", "/x y", "/a\r\nHost: evil"):
         with pytest.raises(ValueError, match="path"):
             LoadGenerator("http://127.0.0.1:8000", count=1, path=path)
+
+
+# -- ejection never finishes what health checks began; the panic threshold ----------------------
+
+
+def test_the_cap_counts_backends_down_by_health_checks():
+    d = OutlierDetector(4, consecutive_5xx=1, base_ejection_time=60, max_ejection_percent=50)
+    assert d.record(0, False, 0.0, out={1})  # 1 of 4 out: 25 % < 50 %
+    assert not d.record(2, False, 0.0, out={1})  # b0 ejected, b1 DOWN: 50 %, the cap
+    assert not d.record(3, False, 0.0, out={1})
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_the_last_backend_in_rotation_is_never_ejected(n):
+    # the issue's revive at 64 clients: every other backend is out, and the one left times
+    # out on connects because its listen backlog overflows; ejecting it would answer 503 to all
+    d = OutlierDetector(n, consecutive_5xx=3, base_ejection_time=1.0, max_ejection_percent=100)
+    down = set(range(1, n))
+    for k in range(50):
+        assert not d.record(0, False, 0.01 * k, out=down)
+    assert not d.ejected(0, 0.5) and d.active_ejections(0.5) == 0
+
+
+def _balancer(n: int, **settings) -> Balancer:
+    """A balancer that is never started: its routing state, driven by hand."""
+    return Balancer(list(range(40001, 40001 + n)), Settings(**settings), clock=lambda: 0.0)
+
+
+def _down(b: Balancer, i: int, refused: bool) -> None:
+    b.checks[i].health = 0
+    b.refused[i] = refused
+
+
+def test_panic_routes_to_every_backend_not_known_dead():
+    b = _balancer(3)
+    _down(b, 1, refused=False)  # DOWN: its checks time out (busy, alive)
+    b._refresh(0.0)
+    assert b._candidates() == ([True, False, True], False)  # 2 of 3 in rotation: no panic
+    _down(b, 2, refused=True)  # DOWN: nothing listens
+    b._refresh(0.0)
+    assert b._candidates() == ([True, True, False], True)  # 1 of 3 < 50 %: panic
+    _down(b, 0, refused=True)
+    b._refresh(0.0)
+    assert b._candidates() == ([False, True, False], True)
+    b.refused[1] = True
+    assert b._candidates() == ([False, False, False], True)  # every one dead: a 503
+
+
+def test_panic_threshold_zero_turns_panic_off_and_ejected_backends_count():
+    b = _balancer(3, panic_threshold=0.0)
+    _down(b, 1, refused=False)
+    _down(b, 2, refused=False)
+    b._refresh(0.0)
+    assert b._candidates() == ([True, False, False], False)
+    b = _balancer(2)
+    assert b.outliers.record(1, False, 0.0) is False  # 1 of 3 failures
+    for _ in range(2):
+        b.outliers.record(1, False, 0.0)
+    b._refresh(0.0)
+    assert b.outliers.ejected(1, 0.0)
+    assert b._candidates() == ([True, False], False)  # 1 of 2 = 50 %: not below the threshold
+    assert _balancer(2, panic_threshold=60.0)._candidates() == ([True, True], False)
