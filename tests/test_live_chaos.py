@@ -37,7 +37,7 @@ CLIENTS = 32
 BACKENDS = 3
 KINDS = ("kill", "hang", "slow", "fail", "kill_two", "kill_all")
 SCHEDULES = 20
-TAIL = 1.0  # seconds of quiet load after the last phase: the cluster must recover
+TAIL = 0.8  # seconds of quiet load after the last phase: the cluster must recover
 PROMPT_503 = 1.0  # seconds from the last death to the first 503
 WINDOW_SLACK = 0.1  # seconds after readmission still counted in the all-down window
 SEEDS = (
@@ -66,7 +66,7 @@ def schedule(seed: int) -> list[Phase]:
     """Two fault phases drawn from ``random.Random(seed)``, one after the other."""
     rng = random.Random(seed)
     phases = []
-    after = rng.uniform(0.6, 1.0)
+    after = rng.uniform(0.5, 0.8)
     for _ in range(2):
         kind = rng.choice(KINDS)
         if kind == "kill_all":
@@ -76,9 +76,9 @@ def schedule(seed: int) -> list[Phase]:
         else:
             victims = (rng.randrange(BACKENDS),)
         amount = {"slow": rng.choice([0.3, 0.8, 1.5]), "fail": rng.choice([0.5, 1.0])}.get(kind, 0)
-        length = rng.uniform(0.8, 1.3)
+        length = rng.uniform(0.7, 1.1)
         phases.append(Phase(kind, victims, round(after, 3), round(length, 3), amount))
-        after = rng.uniform(0.6, 0.9)
+        after = rng.uniform(0.5, 0.8)
     return phases
 
 

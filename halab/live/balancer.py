@@ -570,7 +570,7 @@ class Balancer:
             with self._lock:
                 now = self._clock()
                 self._refresh(now)
-                candidates, _panic = self._candidates()
+                candidates, _ = self._candidates()
                 healthy = [candidates[j] and j not in tried for j in range(self.n)]
                 if not any(healthy):
                     break
@@ -618,7 +618,7 @@ class Balancer:
                 states = "; ".join(
                     f"{self.names[j]} {self._why_out(j, now)}" for j in range(self.n)
                 )
-            dead = [self.names[j] for j in range(self.n) if self.refused[j]]
+                dead = [self.names[j] for j in range(self.n) if self.refused[j]]
             if dead:
                 states += f" (nothing listens on {', '.join(dead)}: connection refused)"
             self._text(h, 503, f"halab balancer: no backend is in rotation: {states}.", [])

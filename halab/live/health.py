@@ -35,7 +35,15 @@ Two detectors decide whether a backend may receive traffic:
   rotation is never ejected: its failures under overload (connect timeouts from a full listen
   backlog) say the cluster is short of capacity, not that this backend is broken, and taking
   it out turns a slow cluster into a dead one. Active health checks still take a backend that
-  is really dead (nothing listens) DOWN.
+  is really dead (nothing listens) DOWN. As in Envoy, the ejection is tried when the count
+  *reaches* ``consecutive_5xx``; a backend spared then is tried again only after a success has
+  reset its count and ``consecutive_5xx`` more failures follow.
+
+  Sources: Envoy's documentation, architecture overview "Outlier detection"
+  (``intro/arch_overview/upstream/outlier``) and the ``config.cluster.v3.OutlierDetection``
+  reference (``consecutive_5xx``, ``consecutive_gateway_failure``,
+  ``split_external_local_origin_errors``, ``max_ejection_percent``); the panic threshold that
+  the balancer adds on top is in :mod:`halab.live.settings` (``panic_threshold``).
 
 Neither class reads a clock or starts a thread: callers pass ``now`` in seconds, so the logic is
 tested without a network.
