@@ -773,10 +773,16 @@ def test_haproxy_check_rejects_what_a_newline_would_have_injected(tmp_path):
     object.__setattr__(s, "check_path", "/health\n    server evil 127.0.0.1:9")
     with pytest.raises(ValueError, match="check_path"):
         haproxy_lines(s, PORTS, port=40000)
-    ok = tmp_path / "ok.cfg"
-    ok.write_text(config_text(haproxy_lines(Settings(), PORTS, port=40000, tmpdir=str(tmp_path))))
     binary = production.find_server("haproxy")
-    assert subprocess.run([binary, "-c", "-f", str(ok)], capture_output=True).returncode == 0
+    lines = haproxy_lines(Settings(), PORTS, port=40000, tmpdir=str(tmp_path))
+    ok, injected = tmp_path / "ok.cfg", tmp_path / "injected.cfg"
+    ok.write_text(config_text(lines))
+    # what writing the value unchecked gave: an extra server, which `haproxy -c` accepts
+    evil = [(k, v.replace("GET /health", "GET " + s.check_path)) for k, v in lines]
+    injected.write_text(config_text(evil))
+    assert "server evil" in injected.read_text()
+    for path in (ok, injected):
+        assert subprocess.run([binary, "-c", "-f", str(path)], capture_output=True).returncode == 0
 
 
 def test_unmapped_names_the_panic_threshold():

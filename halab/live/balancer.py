@@ -618,9 +618,6 @@ class Balancer:
                 states = "; ".join(
                     f"{self.names[j]} {self._why_out(j, now)}" for j in range(self.n)
                 )
-                dead = [self.names[j] for j in range(self.n) if self.refused[j]]
-            if dead:
-                states += f" (nothing listens on {', '.join(dead)}: connection refused)"
             self._text(h, 503, f"halab balancer: no backend is in rotation: {states}.", [])
             return
         last = failures[-1]
