@@ -269,3 +269,55 @@ def test_a_kernel_restart_leaves_nothing_behind():
         kc.stop_channels()
     finally:
         km.shutdown_kernel(now=True)
+
+
+def child_pids() -> set[int]:
+    """Live (not zombie) processes whose parent is this process."""
+    me, out = str(os.getpid()), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.parametrize("balancer_process", [True, False])
+def test_a_dropped_cluster_stops_its_processes(balancer_process):
+    # a notebook cell `c = LiveCluster(backends=2).start()` run five times
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs Linux /proc")
+    import gc
+
+    before = child_pids()
+    threads_before = set(threading.enumerate())
+    for _ in range(5):
+        c = LiveCluster(backends=2, balancer_process=balancer_process).start()
+        assert len(child_pids() - before) == 2 + balancer_process  # the previous one is gone
+    ports = list(c.ports)
+    del c
+    gc.collect()
+    deadline = time.monotonic() + 5.0
+    while child_pids() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert child_pids() - before == set()
+    assert not any(listening(p) for p in ports)
+    leftover = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+    assert leftover == []
+
+
+def test_the_secret_reaches_the_children_in_their_environment_only():
+    with LiveCluster(backends=2) as cluster:
+        pids = [cluster.pid(0), cluster.pid(1), cluster._res.balancer_proc.pid]
+        assert len(cluster.secret) >= 32
+        for pid in pids:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert f"HALAB_SECRET={cluster.secret}".encode() in env
+            assert cluster.secret.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        cluster.fail(0, 0.5)  # the switches send it, and still work
+        assert cluster.faults(0)["fail"] == 0.5
+        cluster.heal(0)
+        assert [row["in_rotation"] for row in cluster.status()] == [True, True]
+    assert LiveCluster(backends=1).secret != LiveCluster(backends=1).secret

@@ -17,7 +17,11 @@ Vocabulary, and how each word is coded:
 * **health check**: ``GET /health`` every ``inter`` seconds; :class:`HealthCheck` counts
   ``rise`` passes to come UP and ``fall`` failures to go DOWN (HAProxy).
 * **ejection**: :class:`OutlierDetector` takes a backend out after ``consecutive_5xx``
-  failed requests, for a time that grows with each ejection (Envoy).
+  failed requests, for a time that grows with each ejection (Envoy); never the last one in
+  rotation.
+* **panic**: while fewer than ``panic_threshold`` percent of the backends are in rotation,
+  the balancer routes to every backend that is not known dead (Envoy's panic threshold).
+* **secret**: each :class:`LiveCluster` has its own; only it flips a backend's fault switch.
 * **retry**: :func:`may_retry` says whether a failed request may go to another backend.
 * **record**: one client request as :class:`LoadGenerator` saw it (:class:`Record`).
 * **timeline**: :class:`Event` records: kill, revive, down, up, eject, removed, readmitted.

@@ -61,15 +61,18 @@ def child_env() -> dict:
     return env
 
 
-def launch(module: str, args: list[str]) -> subprocess.Popen:
-    """Start ``python -m module *args`` with stdin and stdout as pipes; do not wait."""
+def launch(module: str, args: list[str], *, env: dict | None = None) -> subprocess.Popen:
+    """Start ``python -m module *args`` with stdin and stdout as pipes; do not wait.
+
+    ``env`` adds variables to :func:`child_env` (a secret goes there, never into ``args``).
+    """
     debug = bool(os.environ.get("HALAB_LIVE_DEBUG"))
     return subprocess.Popen(
         [sys.executable, "-m", module, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=None if debug else subprocess.DEVNULL,
-        env=child_env(),
+        env={**child_env(), **(env or {})},
         close_fds=True,
     )
 

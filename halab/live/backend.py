@@ -96,6 +96,7 @@ class BackendServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # listen backlog (socketserver's 5 overflows at 32 clients)
 
     def __init__(self, name: str, port: int = 0) -> None:
         self.name = name

@@ -12,6 +12,10 @@ order). What keeps clients from seeing a failure:
   detection): ``consecutive_5xx`` failed requests in a row take a backend out at once;
 - **bounded retries** (:func:`~halab.live.retry.may_retry`) on backends not yet tried;
 - **timeouts**: ``connect_timeout`` to open a connection, ``timeout`` of silence per read;
+- **a panic threshold** (Envoy's ``healthy_panic_threshold``): while fewer than
+  ``panic_threshold`` percent of the backends are in rotation, route to every backend that is
+  not known dead (nothing listens on its port), so that health checks timing out under
+  overload cannot take the whole cluster out;
 - **a prompt 503** with a body naming each backend's state when none is in rotation.
 
 ``Settings(naive=True)`` turns all of that off and routes like the balancer of many tutorials:
@@ -128,6 +132,7 @@ class _ProxyServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128  # listen backlog (socketserver's 5 overflows at 32 clients)
 
     def __init__(self, balancer: Balancer) -> None:
         self.balancer = balancer
@@ -246,6 +251,9 @@ class Balancer:
             if settings.consecutive_5xx is not None and not settings.naive
             else None
         )
+        # known dead: the last check or request found nothing listening (connection refused);
+        # panic mode routes to every backend but these (see Settings.panic_threshold)
+        self.refused = [False] * n
         self.removed_forever: set[int] = set()  # the naive balancer's memory
         self.in_flight = [0] * n
         self.attempts = [0] * n  # requests sent to each backend
@@ -323,6 +331,24 @@ class Balancer:
         if self.settings.checks and not self.checks[i].up:
             return False
         return not (self.outliers is not None and self.outliers.ejected(i, now))
+
+    def _down(self) -> set[int]:
+        """Backends taken DOWN by active health checks (out of rotation, not ejected)."""
+        if not self.settings.checks:
+            return set()
+        return {j for j in range(self.n) if not self.checks[j].up}
+
+    def _candidates(self) -> tuple[list[bool], bool]:
+        """Under the lock, after :meth:`_refresh`: who may be picked, and whether in panic.
+
+        Envoy's panic threshold: while fewer than ``panic_threshold`` percent of the backends
+        are in rotation, route to every backend not known to be dead (nothing listening on its
+        port), whatever its health checks or ejection say. Above it, only those in rotation.
+        """
+        share = 100.0 * sum(self._in_rotation) / self.n
+        if share < self.settings.panic_threshold:
+            return [not self.refused[j] for j in range(self.n)], True
+        return list(self._in_rotation), False
 
     def _refresh(self, now: float, reason: dict[int, str] | None = None) -> None:
         """Under the lock: return expired ejections, and note who entered or left rotation."""
@@ -415,6 +441,7 @@ class Balancer:
             if self._stop.is_set():
                 break
             with self._lock:
+                self.refused[i] = why == "check: connection refused"
                 now = self._clock()
                 change = self.checks[i].record(ok)
                 reason = {}
@@ -543,7 +570,8 @@ class Balancer:
             with self._lock:
                 now = self._clock()
                 self._refresh(now)
-                healthy = [self._in_rotation[j] and j not in tried for j in range(self.n)]
+                candidates, _ = self._candidates()
+                healthy = [candidates[j] and j not in tried for j in range(self.n)]
                 if not any(healthy):
                     break
                 i = self.policy.pick(list(self.in_flight), healthy, key)
@@ -560,7 +588,13 @@ class Balancer:
                     self.policy.observe(i, attempt.latency)
                 if attempt.ok:
                     self.served[i] += 1
-                if self.outliers is not None and self.outliers.record(i, attempt.ok, now):
+                if attempt.reached:
+                    self.refused[i] = False
+                elif attempt.error == "connect refused":
+                    self.refused[i] = True
+                if self.outliers is not None and self.outliers.record(
+                    i, attempt.ok, now, out=self._down()
+                ):
                     n_fail = s.consecutive_5xx
                     self._emit("eject", i, f"{n_fail} failed requests in a row", now)
                     self._refresh(now, {i: f"ejected after {n_fail} failed requests in a row"})

@@ -12,7 +12,20 @@ Leaving the block -- normally, on an exception, on ``KeyboardInterrupt`` -- kill
 the cluster started, closes every pipe and joins every thread it started. A
 ``weakref.finalize`` does the same when the cluster is garbage-collected or the interpreter
 exits without leaving the block; and each child exits by itself when this process dies
-(see :mod:`halab.live._proc`), so a killed kernel leaves nothing behind either.
+(see :mod:`halab.live._proc`), so a killed kernel leaves nothing behind either. For the
+finaliser to run, nothing the cluster starts may hold the cluster: the event reader thread
+and the balancer's event callback hold only its :class:`_Timeline`, and the finaliser only its
+:class:`_Resources`. So ``c = LiveCluster().start()`` run again in a notebook cell stops the
+previous cluster's processes as soon as the name ``c`` lets go of it.
+
+**Fault switches are the learner's.** Every cluster makes its own random secret
+(``secrets.token_urlsafe``), gives it to each backend and to the balancer's process in the
+environment variable ``HALAB_SECRET`` -- never on the command line, which every local user can
+read in ``ps`` -- and sends it as the header ``X-Halab-Secret`` with each fault switch
+(:meth:`LiveCluster.slow`, ``fail``, ``hang``, ``heal``, ``faults``) and each
+``GET /_lb/status``. Loopback is shared by every user of the machine (a lab box, a JupyterHub):
+the backends' fault switch and the balancer's admin paths answer only that secret, and no
+balancer forwards them.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import secrets
 import threading
 import time
 import weakref
@@ -38,7 +52,37 @@ from halab.live.settings import MAX_BACKENDS, Settings
 
 REVIVE_ATTEMPTS = 20  # binding the old port again: tries, 0.1 s apart
 CONTROL_TIMEOUT = 2.0  # seconds for a fault-switch request
+SECRET_HEADER = "X-Halab-Secret"  # carries the cluster's secret to the switches and admin paths
+SECRET_ENV = "HALAB_SECRET"  # the environment variable that hands it to each child process
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
+
+
+class _Timeline:
+    """A cluster's events; what its threads and callbacks hold instead of the cluster itself."""
+
+    def __init__(self) -> None:
+        self.t0 = 0.0
+        self.events: list[Event] = []
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+
+    def record(self, event: Event) -> None:
+        with self.changed:
+            self.events.append(event.shifted(self.t0))
+            self.changed.notify_all()
+
+
+def _read_events(proc, timeline: _Timeline) -> None:
+    """The reader thread: the balancer process's event lines, into ``timeline``."""
+    try:
+        for line in proc.stdout:
+            try:
+                data = json.loads(line)
+                timeline.record(Event.from_dict(data["event"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+    except (OSError, ValueError):
+        return
 
 
 class _Resources:
@@ -69,7 +113,7 @@ class _Resources:
                 except Exception:
                     proc.kill()
                     proc.wait(5.0)
-                if self.reader is not None:
+                if self.reader is not None and self.reader is not threading.current_thread():
                     self.reader.join(5.0)
                 stop_process(proc)
             for p in self.backends:
@@ -176,6 +220,9 @@ class LiveCluster:
         url: the balancer's address, ``http://127.0.0.1:<port>``.
         ports: each backend's port (kept across kill and revive).
         t0: ``time.monotonic()`` when the cluster started; timeline times count from it.
+        secret: this cluster's random secret (``secrets.token_urlsafe(32)``), the one that
+            its backends' fault switches and its balancer's admin paths answer; it reaches
+            them in the environment, never in a command line.
     """
 
     def __init__(
@@ -219,9 +266,11 @@ class LiveCluster:
         self.start_timeout = start_timeout
         self.t0 = 0.0
         self.url = ""
-        self._events: list[Event] = []
-        self._events_lock = threading.Lock()
-        self._changed = threading.Condition(self._events_lock)
+        self._timeline = _Timeline()
+        self._events = self._timeline.events
+        self._events_lock = self._timeline.lock
+        self._changed = self._timeline.changed
+        self.secret = secrets.token_urlsafe(32)
         self._res = _Resources()
         self._finalizer = weakref.finalize(self, _Resources.close, self._res)
         self._started = False
@@ -233,9 +282,9 @@ class LiveCluster:
         if self._started:
             raise RuntimeError("this cluster was already started; make a new one")
         self._started = True
-        self.t0 = time.monotonic()
+        self.t0 = self._timeline.t0 = time.monotonic()
         try:
-            procs = [launch("halab.live.backend", ["--name", name]) for name in self.names]
+            procs = [self._launch("halab.live.backend", ["--name", name]) for name in self.names]
             self._res.backends = list(procs)
             for p in procs:
                 self.ports.append(int(wait_ready(p, self.start_timeout)["port"]))
@@ -245,7 +294,7 @@ class LiveCluster:
                     self.ports,
                     self.settings,
                     names=self.names,
-                    on_event=self._record,
+                    on_event=self._timeline.record,
                     start_timeout=self.start_timeout,
                 ).start()
                 self.url = self._res.balancer.url
@@ -253,7 +302,7 @@ class LiveCluster:
                 self._start_balancer_process()
             else:
                 self._res.balancer = Balancer(
-                    self.ports, self.settings, names=self.names, on_event=self._record
+                    self.ports, self.settings, names=self.names, on_event=self._timeline.record
                 ).start()
                 self.url = self._res.balancer.url
             self._record(Event(time.monotonic(), "start", None, f"{self.n} backends, {self.url}"))
@@ -271,26 +320,19 @@ class LiveCluster:
             "--settings",
             json.dumps(self.settings.to_dict()),
         ]
-        proc = launch("halab.live.balancer", args)
+        proc = self._launch("halab.live.balancer", args)
         self._res.balancer_proc = proc
         info = wait_ready(proc, self.start_timeout)
         self.url = f"http://{LOOPBACK}:{int(info['port'])}"
         reader = threading.Thread(
-            target=self._read_events, args=(proc,), name="halab-events", daemon=True
+            target=_read_events, args=(proc, self._timeline), name="halab-events", daemon=True
         )
         self._res.reader = reader
         reader.start()
 
-    def _read_events(self, proc) -> None:
-        try:
-            for line in proc.stdout:
-                try:
-                    data = json.loads(line)
-                    self._record(Event.from_dict(data["event"]))
-                except (ValueError, KeyError, TypeError):
-                    continue
-        except (OSError, ValueError):
-            return
+    def _launch(self, module: str, args: list[str]):
+        """Start a child with the cluster's secret in its environment (not in its argv)."""
+        return launch(module, args, env={SECRET_ENV: self.secret})
 
     def close(self) -> None:
         """Stop every process and thread the cluster started. Idempotent."""
@@ -309,9 +351,7 @@ class LiveCluster:
     # -- the timeline -----------------------------------------------------------------------
 
     def _record(self, event: Event) -> None:
-        with self._changed:
-            self._events.append(event.shifted(self.t0))
-            self._changed.notify_all()
+        self._timeline.record(event)
 
     def now(self) -> float:
         """Seconds since the cluster started."""
@@ -393,7 +433,7 @@ class LiveCluster:
             args = ["--name", self.names[i], "--port", str(self.ports[i])]
             error = None
             for _ in range(REVIVE_ATTEMPTS):
-                proc = launch("halab.live.backend", args)
+                proc = self._launch("halab.live.backend", args)
                 self._res.backends[i] = proc
                 try:
                     wait_ready(proc, self.start_timeout)
@@ -413,7 +453,10 @@ class LiveCluster:
         conn = http.client.HTTPConnection(LOOPBACK, self.ports[i], timeout=CONTROL_TIMEOUT)
         try:
             conn.request(
-                "POST", "/_fault", body=json.dumps(changes), headers={"Connection": "close"}
+                "POST",
+                "/_fault",
+                body=json.dumps(changes),
+                headers={"Connection": "close", SECRET_HEADER: self.secret},
             )
             resp = conn.getresponse()
             data = json.loads(resp.read() or b"{}")
@@ -454,8 +497,12 @@ class LiveCluster:
         i = self._index(i)
         conn = http.client.HTTPConnection(LOOPBACK, self.ports[i], timeout=CONTROL_TIMEOUT)
         try:
-            conn.request("GET", "/_fault")
-            return json.loads(conn.getresponse().read())
+            conn.request("GET", "/_fault", headers={SECRET_HEADER: self.secret})
+            resp = conn.getresponse()
+            data = json.loads(resp.read() or b"{}")
+            if resp.status != 200:
+                raise ValueError(data.get("error", f"fault switch answered {resp.status}"))
+            return data
         finally:
             conn.close()
 
@@ -469,7 +516,7 @@ class LiveCluster:
             return self._res.balancer.status()
         conn = http.client.HTTPConnection(LOOPBACK, int(self.url.rsplit(":", 1)[1]), timeout=2.0)
         try:
-            conn.request("GET", "/_lb/status")
+            conn.request("GET", "/_lb/status", headers={SECRET_HEADER: self.secret})
             return json.loads(conn.getresponse().read())["backends"]
         finally:
             conn.close()

@@ -13,12 +13,37 @@ Two detectors decide whether a backend may receive traffic:
   failure", as HAProxy's ``src/server.c`` says.
 - :class:`OutlierDetector` -- *passive*: the balancer watches real requests. After
   ``consecutive_5xx`` failures in a row a backend is ejected for ``base_ejection_time`` times
-  the number of times it has been ejected, capped at ``max_ejection_time``; a backend is ejected
-  only while fewer than ``max_ejection_percent`` of the backends are (Envoy's architecture
-  overview, "Outlier detection", ejection algorithm; ``DetectorImpl::ejectHost`` in
+  the number of times it has been ejected, capped at ``max_ejection_time`` (Envoy's
+  architecture overview, "Outlier detection", ejection algorithm; ``DetectorImpl::ejectHost`` in
   ``source/common/upstream/outlier_detection_impl.cc``). A passed active check un-ejects a
   backend and clears its counters (Envoy's ``successful_active_health_check_uneject_host``,
   true by default).
+
+  *What counts as a failure.* Envoy keeps two counters: ``consecutive_5xx`` (5xx answers, and,
+  with ``split_external_local_origin_errors`` false -- its default -- local-origin errors
+  mapped to 5xx: connect failures, resets, timeouts) and ``consecutive_gateway_failure``
+  (502, 503, 504 and the same local-origin errors). halab keeps the first, in Envoy's default
+  mode: a 5xx answer, a refused or reset connection and a timeout all count, and any answer
+  below 500 resets the count. (The gateway counter would not see a backend that answers 500,
+  which is the fault switch a learner flips most.)
+
+  *The cap.* A backend is ejected only while fewer than ``max_ejection_percent`` of the
+  backends are *out of rotation for any reason* -- ejected, or DOWN by health checks (the
+  caller passes those as ``out``). Envoy's cap counts ejected hosts only, and leans on its
+  panic threshold when health checks take the rest; halab counts both, so that ejection can
+  never finish what the health checks began. And whatever the cap, the last backend in
+  rotation is never ejected: its failures under overload (connect timeouts from a full listen
+  backlog) say the cluster is short of capacity, not that this backend is broken, and taking
+  it out turns a slow cluster into a dead one. Active health checks still take a backend that
+  is really dead (nothing listens) DOWN. As in Envoy, the ejection is tried when the count
+  *reaches* ``consecutive_5xx``; a backend spared then is tried again only after a success has
+  reset its count and ``consecutive_5xx`` more failures follow.
+
+  Sources: Envoy's documentation, architecture overview "Outlier detection"
+  (``intro/arch_overview/upstream/outlier``) and the ``config.cluster.v3.OutlierDetection``
+  reference (``consecutive_5xx``, ``consecutive_gateway_failure``,
+  ``split_external_local_origin_errors``, ``max_ejection_percent``); the panic threshold that
+  the balancer adds on top is in :mod:`halab.live.settings` (``panic_threshold``).
 
 Neither class reads a clock or starts a thread: callers pass ``now`` in seconds, so the logic is
 tested without a network.
@@ -26,6 +51,7 @@ tested without a network.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,8 +137,9 @@ class OutlierDetector:
         n: number of backends.
         consecutive_5xx: failures in a row that eject a backend (Envoy default 5).
         base_ejection_time: seconds of the first ejection (Envoy default 30 s).
-        max_ejection_percent: eject only while ``100 * ejected / n`` is below this
-            (Envoy default 10; with 0 nothing is ever ejected).
+        max_ejection_percent: eject only while ``100 * out / n`` is below this, ``out``
+            counting the backends ejected and those the caller says are out for another
+            reason (Envoy default 10; with 0 nothing is ever ejected).
         max_ejection_time: cap on one ejection's length, seconds (Envoy default 300 s).
 
     >>> d = OutlierDetector(3, consecutive_5xx=2, base_ejection_time=1.0, max_ejection_percent=50)
@@ -184,13 +211,21 @@ class OutlierDetector:
                 back.append(i)
         return back
 
-    def record(self, i: int, ok: bool, now: float) -> bool:
+    def record(self, i: int, ok: bool, now: float, *, out: Iterable[int] = ()) -> bool:
         """Count one request outcome of backend ``i``; return True if it is ejected now.
 
         Args:
             i: backend index.
-            ok: False for a 5xx answer, a refused or reset connection, or a timeout.
+            ok: False for a 5xx answer, a refused or reset connection, or a timeout (Envoy's
+                ``consecutive_5xx`` with local-origin errors mapped to 5xx).
             now: seconds on the caller's clock.
+            out: backends out of rotation for another reason (DOWN by health checks); they
+                count towards ``max_ejection_percent``, and with them the last backend left in
+                rotation is known.
+
+        >>> d = OutlierDetector(2, consecutive_5xx=1, max_ejection_percent=100)
+        >>> d.record(0, ok=False, now=0.0, out={1})   # b1 is DOWN: b0 is the last one in
+        False
         """
         host = self._check(i)
         if ok:
@@ -199,8 +234,11 @@ class OutlierDetector:
         host.consecutive += 1
         if host.consecutive != self.consecutive_5xx or self.ejected(i, now):
             return False
-        ejected_percent = 100.0 * self.active_ejections(now) / self.n
-        if ejected_percent >= self.max_ejection_percent:
+        gone = {j for j in range(self.n) if self.ejected(j, now)} | {int(j) for j in out}
+        gone.discard(i)
+        if len(gone) >= self.n - 1:
+            return False  # the last backend in rotation stays: ejecting it helps no one
+        if 100.0 * len(gone) / self.n >= self.max_ejection_percent:
             return False  # Envoy counts this as an "ejections_overflow"
         host.ejections += 1
         host.ejected_at = now

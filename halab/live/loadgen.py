@@ -9,6 +9,16 @@ Two ways to send load, both bounded by a count and/or a duration:
 - **concurrency** (closed loop): each worker sends its next request as soon as the previous
   one ends.
 
+Every request carries a header ``X-Request-Id`` (the generator's random prefix and the
+request's number), and each record keeps it, with the ``(pid, request)`` numbers that halab's
+backends put in each JSON answer: a test can then check that no answer was delivered twice and
+that no request was served twice.
+
+``url`` must point at this machine: ``http://`` (or ``https://``) to a host in 127.0.0.0/8,
+``localhost`` or ``[::1]``, without user information. It is parsed with ``urllib.parse``, so
+that ``http://localhost@example.com`` (user ``localhost`` at host ``example.com``) or
+``http://127.0.0.1.example.com`` is refused rather than sent to another machine.
+
 Each worker thread has its own ``requests.Session`` (a session's connection pool is not meant
 to be shared between threads), with ``trust_env = False`` so that no proxy from the
 environment is used for 127.0.0.1.
@@ -20,8 +30,12 @@ environment is used for 127.0.0.1.
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import secrets
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
 
@@ -31,6 +45,49 @@ import requests
 MAX_DURATION = 600.0  # seconds
 MAX_REQUESTS = 1_000_000
 MAX_WORKERS = 64
+REQUEST_ID_HEADER = "X-Request-Id"
+LOCAL_NAMES = frozenset({"localhost"})
+
+
+def check_local_url(url: str, parameter: str = "url") -> str:
+    """``url`` if it is plain HTTP(S) to this machine, else ``ValueError`` naming ``parameter``.
+
+    Allowed hosts: any address in 127.0.0.0/8, ``localhost`` and ``[::1]``; refused: user
+    information (``user@host``), any other host name or address, a bad port.
+
+    >>> check_local_url("http://127.0.0.1:8080/x")
+    'http://127.0.0.1:8080/x'
+    >>> check_local_url("http://localhost@example.com")
+    Traceback (most recent call last):
+    ...
+    ValueError: url must not carry user information (user@host), got 'http://localhost@example.com'
+    """
+    want = f"{parameter} must be http://127.0.0.1:<port> (or localhost, [::1])"
+    if not isinstance(url, str):
+        raise ValueError(f"{want}, got {url!r}")
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise ValueError(f"{parameter} must not contain blanks or control characters, got {url!r}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{want}, got {url!r}")
+    if "@" in parts.netloc or parts.username is not None or parts.password is not None:
+        raise ValueError(f"{parameter} must not carry user information (user@host), got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError(f"{parameter} has a bad port: {url!r}") from None
+    host = parts.hostname or ""
+    if host not in LOCAL_NAMES:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{want}, got host {host!r} in {url!r}") from None
+        local = address in ipaddress.ip_network("127.0.0.0/8") or address == ipaddress.ip_address(
+            "::1"
+        )
+        if not local:
+            raise ValueError(f"{want}, got host {host!r} in {url!r}")
+    return url
 
 
 @dataclass(frozen=True)
@@ -44,6 +101,9 @@ class Record:
         backend: the ``X-Backend`` header of the answer, or ``None``.
         tried: the backends the balancer tried, from ``X-Tried`` (empty if absent).
         error: the client-side error's name when ``status == 0``.
+        request_id: the ``X-Request-Id`` the request was sent with.
+        served: ``(pid, request)`` from a halab backend's JSON answer: the process that
+            served it and its number for the request; ``None`` for other answers.
     """
 
     start: float
@@ -52,6 +112,8 @@ class Record:
     backend: str | None = None
     tried: tuple[str, ...] = ()
     error: str | None = None
+    request_id: str | None = None
+    served: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -175,8 +237,11 @@ class LoadGenerator:
         timeout: float = 5.0,
         t0: float | None = None,
     ) -> None:
-        if not isinstance(url, str) or not url.startswith(("http://127.0.0.1", "http://localhost")):
-            raise ValueError(f"url must be http://127.0.0.1:<port>, got {url!r}")
+        check_local_url(url)
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        if any(ord(c) < 33 or ord(c) == 127 for c in path) or "@" in path:
+            raise ValueError(f"path must not contain blanks, control characters or '@': {path!r}")
         if rate is not None and not (0 < rate <= 100_000):
             raise ValueError(f"rate must be in (0, 100000] requests/s, got {rate}")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int):
@@ -191,7 +256,7 @@ class LoadGenerator:
             raise ValueError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {duration}")
         if not 0 < timeout <= 600:
             raise ValueError(f"timeout must be in (0, 600] seconds, got {timeout}")
-        self.url = url.rstrip("/") + path
+        self.url = check_local_url(url.rstrip("/") + path)
         self.rate = rate
         self.concurrency = concurrency
         self.limit = count
@@ -205,6 +270,7 @@ class LoadGenerator:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._begin = 0.0
+        self.id_prefix = secrets.token_hex(4)  # tells this generator's requests from others'
 
     def _ticket(self) -> int | None:
         with self._lock:
@@ -230,21 +296,30 @@ class LoadGenerator:
                         return
                 elif self.duration is not None and time.monotonic() - self._begin >= self.duration:
                     return
-                self._one(session)
+                self._one(session, k)
 
-    def _one(self, session: requests.Session) -> None:
+    def _one(self, session: requests.Session, k: int = 0) -> None:
+        rid = f"{self.id_prefix}-{k}"
         sent = time.monotonic()
         try:
-            r = session.request(self.method, self.url, timeout=self.timeout)
-            r.content  # noqa: B018 - read the whole answer
+            r = session.request(
+                self.method, self.url, timeout=self.timeout, headers={REQUEST_ID_HEADER: rid}
+            )
+            body = r.content
             end = time.monotonic()
             tried = tuple(t for t in r.headers.get("X-Tried", "").split(",") if t)
             rec = Record(
-                sent - self.t0, end - sent, r.status_code, r.headers.get("X-Backend"), tried
+                sent - self.t0,
+                end - sent,
+                r.status_code,
+                r.headers.get("X-Backend"),
+                tried,
+                request_id=rid,
+                served=_served(body),
             )
         except requests.RequestException as exc:
             end = time.monotonic()
-            rec = Record(sent - self.t0, end - sent, 0, None, (), type(exc).__name__)
+            rec = Record(sent - self.t0, end - sent, 0, None, (), type(exc).__name__, rid)
         with self._lock:
             self._records.append(rec)
 
@@ -297,6 +372,17 @@ class LoadGenerator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _served(body: bytes) -> tuple[int, int] | None:
+    """``(pid, request)`` from a halab backend's JSON answer, or None."""
+    if not body.startswith(b"{") or len(body) > 4096:
+        return None
+    try:
+        data = json.loads(body)
+        return int(data["pid"]), int(data["request"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def run_load(url: str, **kwargs) -> LoadResult:

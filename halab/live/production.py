@@ -41,6 +41,12 @@ How each setting is written (sources: the HAProxy 2.6 Configuration Manual,
 - ``connect_timeout``, ``timeout``: ``timeout connect``, ``timeout server`` |
   ``proxy_connect_timeout``, ``proxy_read_timeout`` (both between two reads).
 
+Both fronts answer ``403`` to the backends' fault switch and to halab's admin paths
+(``/_fault``, ``/_lb``: any case, percent-encoded, with extra slashes; see
+:data:`ADMIN_PATH_REGEX`), so that a client of the front cannot flip a backend's faults, and
+every value written into a configuration file is checked first (:func:`config_value`: no line
+break, blank, ``;``, ``#`` or brace can add a directive of its own).
+
 Both servers add an ``X-Backend`` header to each answer, copied from the ``X-Served-By`` header
 with which each backend names itself, so that the load generator records who answered.
 
@@ -87,6 +93,13 @@ STOP_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
 CLIENT_TIMEOUT_MS = 30_000  # HAProxy's ``timeout client``: halab's balancer has none
 READY_PATH = "/_halab/ready"  # answered by the server itself: proof that it, not another, listens
 NGINX_READY = "nginx ready"  # HAProxy's monitor-uri answers "Service ready."
+# Paths a front never forwards: the backends' fault switch and halab's admin pages, matched on
+# the percent-decoded path in any case, as any segment ("/_fault", "//_FAULT", "/%5ffault",
+# "/x/../_lb/status"). HAProxy matches ``path,url_dec`` with ``-i`` (its ``http-request
+# normalize-uri`` is experimental up to 2.6, behind ``expose-experimental-directives``, so the
+# pattern allows for extra slashes and dot segments itself); nginx matches ``$uri``, which it
+# has already decoded, merged slashes in and resolved dot segments of, in a ``location ~*``.
+ADMIN_PATH_REGEX = "(^|/)_(fault|lb)"
 KEEPALIVE = 32  # idle keep-alive connections to the backends (nginx ``keepalive``)
 # the line each server writes when a backend leaves or rejoins the rotation
 _HAPROXY_STATE = re.compile(r"Server (\S+)/(\S+) is (DOWN|UP)\b(?:, reason: ([^,]*))?")
@@ -197,9 +210,35 @@ def _names(ports: Sequence[int], names: Sequence[str] | None) -> list[str]:
     if len(names) != len(ports):
         raise ValueError(f"names must have {len(ports)} entries, got {len(names)}")
     for name in names:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", str(name)):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", name):
             raise ValueError(f"backend names must be 1-32 letters, digits, '_', '.', '-': {name!r}")
     return names
+
+
+# Characters that end or split a configuration line or a token in HAProxy or nginx: line
+# breaks, blanks, nginx's ";" and "{" "}", both servers' "#" comments, quotes and backslashes.
+# A value with any of them could add directives of its own (a newline in check_path once did,
+# and `haproxy -c` accepted the result).
+_CONFIG_BREAKERS = frozenset("\n\r\t\v\f ;#{}\"'\\`$")
+
+
+def config_value(setting: str, value: str) -> str:
+    """``value`` as it may be written into an HAProxy or nginx file, or ``ValueError``.
+
+    Args:
+        setting: the name the error gives (``"check_path"``, ``"names"``, ``"tmpdir"``).
+        value: the text to write.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{setting} must be a non-empty string, got {value!r}")
+    bad = sorted({c for c in value if c in _CONFIG_BREAKERS or ord(c) < 32 or ord(c) == 127})
+    if bad or not value.isascii():
+        shown = ", ".join(repr(c) for c in bad) or "non-ASCII characters"
+        raise ValueError(
+            f"{setting} cannot be written into a configuration file: {value!r} contains {shown} "
+            "(no line breaks, blanks, ';', '#', braces, quotes or backslashes)"
+        )
+    return value
 
 
 def _check_settings(settings: Settings) -> Settings:
@@ -209,6 +248,7 @@ def _check_settings(settings: Settings) -> Settings:
         raise ValueError(
             "settings.naive must be False: the tutorial balancer has no production equivalent"
         )
+    config_value("check_path", settings.check_path)
     return settings
 
 
@@ -282,6 +322,7 @@ def haproxy_lines(
     settings = _check_settings(settings)
     names = _names(ports, names)
     port = _check_port(port)
+    tmpdir = config_value("tmpdir", tmpdir)
     modern = tuple(version) >= (2, 0)
     policy = _policy(settings, HAPROXY_POLICY, "haproxy")
     if not modern and settings.policy in ("power_of_two", "random"):
@@ -299,6 +340,8 @@ def haproxy_lines(
         ("", "frontend fe"),
         ("", f"    bind {LOOPBACK}:{port}"),
         ("", f"    monitor-uri {READY_PATH}"),
+        ("", f"    acl halab_admin path,url_dec -m reg -i {ADMIN_PATH_REGEX}"),
+        ("", "    http-request deny deny_status 403 if halab_admin"),
         ("", "    default_backend be"),
         ("", "backend be"),
     ]
@@ -359,6 +402,7 @@ def nginx_lines(
     settings = _check_settings(settings)
     _names(ports, names)
     port = _check_port(port)
+    tmpdir = config_value("tmpdir", tmpdir)
     policy = _policy(settings, NGINX_POLICY, "nginx")
     out: list[tuple[str, str]] = [
         ("", "worker_processes 1;"),
@@ -396,6 +440,7 @@ def nginx_lines(
         ("", "    server {"),
         ("", f"        listen {LOOPBACK}:{port};"),
         ("", f'        location = {READY_PATH} {{ return 200 "{NGINX_READY}\\n"; }}'),
+        ("", f'        location ~* "{ADMIN_PATH_REGEX}" {{ return 403; }}'),
         ("", "        location / {"),
         ("", "            proxy_pass http://backends;"),
         ("", "            proxy_http_version 1.1;"),
@@ -468,6 +513,19 @@ def unmapped(settings: Settings, server: str) -> list[tuple[str, str]]:
                 ("consecutive_5xx", "observe/on-error needs active checks on the server line")
             )
     out.append(("max_ejection_percent", f"{server} has no cap on the share of backends taken out"))
+    if settings.panic_threshold > 0:
+        if server == "haproxy":
+            why = (
+                "HAProxy has no panic mode: with every server DOWN it answers 503 (only a "
+                "'backup' server, or 'option allbackups', would take over)"
+            )
+        else:
+            why = (
+                "nginx has no panic threshold; when every server is disabled it answers 502 "
+                "('no live upstreams') and clears their failure counts, so that later requests "
+                "try them all again: its 'panic' begins only when none is left"
+            )
+        out.append(("panic_threshold", why))
     if settings.policy in ("random", "power_of_two"):
         out.append(("seed", f"{server}'s random choices cannot be seeded"))
     return out
@@ -1165,15 +1223,58 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (not zombie) process is left in process group ``pgid``.
+
+    The server's pid is its group's leader -- HAProxy's master, nginx's master -- and its
+    workers are other processes of the group. A dead leader says nothing about them: both get
+    the guard's signal at once, and HAProxy's master often exits a few milliseconds before its
+    worker has closed the listening socket (longer on a loaded machine). So whoever must know
+    that the server is gone -- its port closed -- waits for the whole group.
+    """
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+def wait_group_gone(pgid: int, timeout: float = 5.0) -> bool:
+    """Wait up to ``timeout`` seconds until process group ``pgid`` is empty; True if it is."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _stop_guard(guard: subprocess.Popen, pid: int | None) -> None:
-    """Close the guard's stdin (it then stops the server's group); make sure of both."""
+    """Close the guard's stdin (it then stops the server's group); make sure of both.
+
+    The guard returns when the group's leader has exited; its workers may take a moment more
+    (see :func:`_group_alive`), so this waits for the whole group, and kills what is left.
+    """
     with contextlib.suppress(OSError):
         guard.stdin.close()
     with contextlib.suppress(subprocess.TimeoutExpired):
         guard.wait(STOP_GRACE + 3.0)
-    if pid is not None and _alive(pid):  # the guard failed us: kill the group ourselves
+    if pid is not None and not wait_group_gone(pid, STOP_GRACE):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)  # the guard failed us: kill the group ourselves
+        wait_group_gone(pid, 5.0)
     stop_process(guard)
 
 

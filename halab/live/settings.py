@@ -19,6 +19,8 @@ later be written out as their configuration (``to_dict`` is the neutral form):
   error timeout http_500 http_502 http_503 http_504`` and ``proxy_next_upstream_tries``.
 - ``connect_timeout``, ``timeout``: HAProxy ``timeout connect``, ``timeout server``; nginx
   ``proxy_connect_timeout``, ``proxy_read_timeout`` (both between two reads, not in total).
+- ``panic_threshold``: Envoy's ``common_lb_config.healthy_panic_threshold`` (default 50 %;
+  architecture overview, "Load balancing", "Panic threshold"); HAProxy and nginx have none.
 
 Defaults are sized for a lesson: checks every 0.2 s, two failures to go DOWN and two successes
 to come back UP, so a kill-and-revive drill takes seconds. Production defaults are slower
@@ -29,6 +31,7 @@ to come back UP, so a kill-and-revive drill takes seconds. Production defaults a
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 # Request methods that RFC 9110, section 9.2.2, defines as idempotent: sending one twice has
@@ -36,6 +39,9 @@ from dataclasses import asdict, dataclass, fields
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 MAX_BACKENDS = 16  # a lesson-sized cluster; each backend is one OS process
+# A health-check path: RFC 3986 path and query characters, less ';' and '$' (which mean
+# something in an nginx or HAProxy file), so that it can be written into one unchanged.
+_URI_PATH = re.compile(r"/[A-Za-z0-9\-._~!&'()*+,=:@%/?]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,15 @@ class Settings:
             timeouts, spins when everything is out); every other field is then ignored.
         naive_cap: seconds the naive balancer may wait for one backend or spin with none,
             so that the lesson never hangs (the tutorial code has no such cap).
+        panic_threshold: a percentage in [0, 100]; while fewer than this percentage of the
+            backends are in rotation, the balancer is in *panic* and routes to every backend
+            not known to be dead, whatever its health (Envoy's ``healthy_panic_threshold``,
+            default 50 %, as here; 0 turns panic off). Known dead means nothing listens on
+            its port: its last health check, or the last request sent to it, was refused. A
+            backend that is DOWN or ejected because its checks or connects *timed out* stays
+            a candidate: under overload that is what a busy, live backend looks like, and
+            routing to it beats answering 503 while it could serve (Envoy routes to all hosts;
+            halab leaves out only those a request cannot possibly reach).
     """
 
     policy: str = "round_robin"
@@ -88,6 +103,7 @@ class Settings:
     timeout: float = 1.0
     naive: bool = False
     naive_cap: float = 5.0
+    panic_threshold: float = 50.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.policy, str) or not self.policy:
@@ -104,6 +120,12 @@ class Settings:
             _positive("check_timeout", self.check_timeout, upper=60.0)
         if not isinstance(self.check_path, str) or not self.check_path.startswith("/"):
             raise ValueError(f"check_path must start with '/', got {self.check_path!r}")
+        if not _URI_PATH.fullmatch(self.check_path):
+            raise ValueError(
+                "check_path must be a URI path of at most 200 characters, letters, digits and "
+                f"-._~!&'()*+,=:@%/? only (no blank, line break, ';' or '#'), "
+                f"got {self.check_path!r}"
+            )
         if self.consecutive_5xx is not None:
             _count("consecutive_5xx", self.consecutive_5xx)
         _positive("base_ejection_time", self.base_ejection_time, upper=3600.0)
@@ -119,6 +141,14 @@ class Settings:
         _positive("connect_timeout", self.connect_timeout, upper=60.0)
         _positive("timeout", self.timeout, upper=600.0)
         _positive("naive_cap", self.naive_cap, upper=600.0)
+        if (
+            isinstance(self.panic_threshold, bool)
+            or not isinstance(self.panic_threshold, (int, float))
+            or not 0 <= self.panic_threshold <= 100
+        ):
+            raise ValueError(
+                f"panic_threshold must be a percentage in [0, 100], got {self.panic_threshold!r}"
+            )
 
     @property
     def effective_check_timeout(self) -> float:
