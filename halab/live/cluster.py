@@ -85,6 +85,29 @@ def _read_events(proc, timeline: _Timeline) -> None:
         return
 
 
+SETTLE = 3.0  # seconds a drill's load may run past its plan until the victim serves again
+
+
+def served_again(victim: int, after: float):
+    """A predicate on a :class:`LoadResult`: backend ``victim`` answered a request sent at
+    ``after`` seconds or later (the outcome a kill-and-revive drill waits for)."""
+    name = f"b{victim}"
+
+    def done(result: LoadResult) -> bool:
+        return any(r.ok and r.backend == name and r.start >= after for r in result.records)
+
+    return done
+
+
+def _check_drill_times(kill_at: float, revive_at: float, duration: float, settle: float) -> None:
+    if not 0 < kill_at < revive_at < duration:
+        raise ValueError(
+            f"need 0 < kill_at < revive_at < duration, got {kill_at}, {revive_at}, {duration}"
+        )
+    if isinstance(settle, bool) or not isinstance(settle, (int, float)) or not 0 <= settle <= 60:
+        raise ValueError(f"settle must be in [0, 60] seconds, got {settle!r}")
+
+
 class _Resources:
     """Everything a cluster must release; shared with its finalizer (which must not hold it)."""
 
@@ -548,6 +571,7 @@ class LiveCluster:
         duration: float = 4.0,
         concurrency: int = 4,
         timeout: float = 5.0,
+        settle: float = SETTLE,
     ) -> Drill:
         """Kill backend ``victim`` under steady load, revive it, and return what happened.
 
@@ -556,17 +580,17 @@ class LiveCluster:
             rate: requests per second during the whole drill.
             kill_at: seconds after the load starts when the SIGKILL is sent.
             revive_at: seconds after the load starts when the backend is started again.
-            duration: seconds of load.
+            duration: seconds of load planned.
             concurrency: client worker threads.
             timeout: the client's timeout per request, seconds.
+            settle: seconds the load may go on after ``duration`` until the revived victim has
+                answered a request (then 0.3 s more), so that a slow machine stretches the
+                drill instead of ending it before the readmission it shows; in ``[0, 60]``.
         """
         victim = self._index(victim)
-        if not 0 < kill_at < revive_at < duration:
-            raise ValueError(
-                f"need 0 < kill_at < revive_at < duration, got {kill_at}, {revive_at}, {duration}"
-            )
+        _check_drill_times(kill_at, revive_at, duration, settle)
         gen = self.load_in_background(
-            rate=rate, duration=duration, concurrency=concurrency, timeout=timeout
+            rate=rate, duration=duration + settle, concurrency=concurrency, timeout=timeout
         )
         try:
             begin = gen._begin
@@ -576,7 +600,7 @@ class LiveCluster:
             time.sleep(max(0.0, begin + revive_at - time.monotonic()))
             self.revive(victim)
             revive_t = self.events("revive", victim)[-1].t
-            result = gen.join()
+            result = gen.finish_when(served_again(victim, revive_t), planned=duration)
         finally:
             gen.stop()
         time.sleep(0.05)  # let the last events arrive from the balancer's process
@@ -595,6 +619,7 @@ class LiveCluster:
         duration: float = 4.0,
         concurrency: int = 4,
         timeout: float = 5.0,
+        settle: float = SETTLE,
     ) -> dict[str, Drill]:
         """One kill-and-revive drill seen through several balancers at once.
 
@@ -604,7 +629,9 @@ class LiveCluster:
 
         Args:
             variants: a label for each balancer, and its settings.
-            victim, rate, kill_at, revive_at, duration, concurrency, timeout: as :meth:`drill`.
+            victim, rate, kill_at, revive_at, duration, concurrency, timeout, settle: as
+                :meth:`drill` (each balancer's load settles on its own; one that never serves
+                the victim again, as the naive one, runs ``settle`` seconds more).
 
         Returns:
             A :class:`Drill` per label, in the order given.
@@ -612,10 +639,7 @@ class LiveCluster:
         victim = self._index(victim)
         if not variants:
             raise ValueError("variants must name at least one balancer's settings")
-        if not 0 < kill_at < revive_at < duration:
-            raise ValueError(
-                f"need 0 < kill_at < revive_at < duration, got {kill_at}, {revive_at}, {duration}"
-            )
+        _check_drill_times(kill_at, revive_at, duration, settle)
         events: dict[str, list[Event]] = {name: [] for name in variants}
         with contextlib.ExitStack() as stack:
             urls = {}
@@ -632,7 +656,7 @@ class LiveCluster:
                 name: LoadGenerator(
                     url,
                     rate=rate,
-                    duration=duration,
+                    duration=duration + settle,
                     concurrency=concurrency,
                     timeout=timeout,
                     t0=self.t0,
@@ -649,7 +673,18 @@ class LiveCluster:
             time.sleep(max(0.0, begin + revive_at - time.monotonic()))
             self.revive(victim)
             revive_t = self.events("revive", victim)[-1].t
-            results = {name: gen.join() for name, gen in gens.items()}
+            done = served_again(victim, revive_t)
+            settled: dict[str, LoadResult] = {}
+
+            def settle_one(name: str) -> None:
+                settled[name] = gens[name].finish_when(done, planned=duration)
+
+            waiters = [threading.Thread(target=settle_one, args=(n,)) for n in gens]
+            for t in waiters:
+                t.start()
+            for t in waiters:
+                t.join()
+            results = {name: settled[name] for name in gens}
         ours = [e for e in self.events(backend=victim) if e.kind in ("kill", "revive")]
         ours = [e for e in ours if e.t >= kill_t - 1e-9]
         return {

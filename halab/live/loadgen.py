@@ -37,6 +37,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -346,6 +347,32 @@ class LoadGenerator:
             self.stop()
             raise
         return self.result()
+
+    def finish_when(
+        self,
+        done: Callable[[LoadResult], bool],
+        *,
+        planned: float,
+        margin: float = 0.3,
+        poll: float = 0.05,
+    ) -> LoadResult:
+        """Send until ``planned`` seconds, then on until ``done(records)`` holds, then stop.
+
+        The generator must have been made with a ``duration`` longer than ``planned``: that
+        duration is the bound. Once ``done`` holds (checked every ``poll`` s after ``planned``),
+        the load goes on ``margin`` s more and stops, so that a drill lasts until what it waits
+        for has happened -- a slow machine changes the times it prints, not its outcome.
+        """
+        if self.duration is None or not 0 < planned <= self.duration:
+            raise ValueError(f"planned must be in (0, duration], got {planned}")
+        end = self._begin + self.duration
+        time.sleep(max(0.0, self._begin + planned - time.monotonic()))
+        while time.monotonic() < end and not done(self.result()):
+            if self._stop.wait(poll):
+                break
+        with self._lock:  # workers read the bound at each ticket: lowering it stops them
+            self.duration = min(self.duration, time.monotonic() - self._begin + margin)
+        return self.join()
 
     def stop(self) -> LoadResult:
         """Stop sending (requests in flight finish or time out), join the workers."""

@@ -1057,6 +1057,7 @@ def drill_through(
     duration: float = 4.0,
     concurrency: int = 4,
     timeout: float = 5.0,
+    settle: float | None = None,
 ):
     """One drill under steady load through one balancer in front of ``cluster``'s backends.
 
@@ -1069,8 +1070,9 @@ def drill_through(
         cluster: a running :class:`halab.live.LiveCluster`.
         balancer: ``"halab"``, ``"haproxy"`` or ``"nginx"``.
         fault: ``"kill"`` or ``"hang"``.
-        victim, rate, kill_at, revive_at, duration, concurrency, timeout: as
-            :meth:`halab.live.LiveCluster.drill`.
+        victim, rate, kill_at, revive_at, duration, concurrency, timeout, settle: as
+            :meth:`halab.live.LiveCluster.drill` (the load goes on past ``duration``, up to
+            ``settle`` s, until the victim answers again after the fault ends).
 
     Returns:
         A :class:`halab.live.Drill`: its ``kill_t`` and ``revive_t`` are when the fault began
@@ -1079,17 +1081,15 @@ def drill_through(
     Raises:
         ServerNotFound: HAProxy or nginx is not installed.
     """
-    from halab.live.cluster import Drill
+    from halab.live.cluster import SETTLE, Drill, _check_drill_times, served_again
     from halab.live.loadgen import LoadGenerator
 
     if balancer not in BALANCERS:
         raise ValueError(f"balancer must be one of {BALANCERS}, got {balancer!r}")
     if fault not in FAULTS:
         raise ValueError(f"fault must be one of {FAULTS}, got {fault!r}")
-    if not 0 < kill_at < revive_at < duration:
-        raise ValueError(
-            f"need 0 < kill_at < revive_at < duration, got {kill_at}, {revive_at}, {duration}"
-        )
+    settle = SETTLE if settle is None else settle
+    _check_drill_times(kill_at, revive_at, duration, settle)
     settings = cluster.settings
     begin_kind, end_kind = ("kill", "revive") if fault == "kill" else ("hang", "heal")
     events: list[Event] = []
@@ -1114,7 +1114,7 @@ def drill_through(
         gen = LoadGenerator(
             url,
             rate=rate,
-            duration=duration,
+            duration=duration + settle,
             concurrency=concurrency,
             timeout=timeout,
             t0=cluster.t0,
@@ -1134,7 +1134,7 @@ def drill_through(
         else:
             cluster.heal(victim)
         revive_t = cluster.events(end_kind, victim)[-1].t
-        result = gen.join()
+        result = gen.finish_when(served_again(victim, revive_t), planned=duration)
         time.sleep(0.05)  # the last log lines and events
     start = float(result.starts.min()) if len(result) else kill_t
     if balancer == "halab":
