@@ -75,6 +75,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from halab import availability as av
+from halab.checks import check_int as _count
+from halab.checks import check_real
+from halab.checks import non_negative as _non_negative
+from halab.checks import positive as _positive
 from halab.sim import Node, Record, Simulation
 
 __all__ = [
@@ -118,31 +122,8 @@ YEAR = 365 * 24 * 3600.0  # seconds in a year of 365 days, as halab.availability
 
 
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
-def _positive(name: str, value: object, unit: str = "seconds") -> float:
-    v = _number(name, value)
-    if not 0 < v < math.inf:
-        raise ValueError(f"{name} must be a finite number > 0 {unit}, got {value!r}")
-    return v
-
-
-def _non_negative(name: str, value: object, unit: str = "seconds") -> float:
-    v = _number(name, value)
-    if not 0 <= v < math.inf:
-        raise ValueError(f"{name} must be a finite number >= 0 {unit}, got {value!r}")
-    return v
-
-
-def _count(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
-    return int(value)
+    """Any number but NaN: an infinite cap or reset time means "never"."""
+    return check_real(name, value, finite=False)
 
 
 def _check_backoff(base: object, cap: object, factor: object) -> tuple[float, float, float]:

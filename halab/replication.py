@@ -83,6 +83,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from halab.checks import check_choice as _choice
+from halab.checks import check_int as _count
+from halab.checks import non_negative as _non_negative
+from halab.checks import positive as _positive
 from halab.sim import Latency, Network, Node, Record, Simulation
 
 __all__ = [
@@ -117,41 +121,11 @@ SEMISYNC_TIMEOUT = 10.0  # seconds, MySQL's rpl_semi_sync_source_timeout default
 # --- argument checks ------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _non_negative(name: str, value: float) -> float:
-    if not (_is_number(value) and value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _positive(name: str, value: float) -> float:
-    if not (_is_number(value) and value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _count(name: str, value: int, low: int, high: int | None = None) -> int:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an integer in {allowed}, got {value!r}")
-    return int(value)
-
-
 def _quorum(n: int, r: int, w: int) -> tuple[int, int, int]:
     n = _count("n", n, 1)
     r = _count("r", r, 1, n)
     w = _count("w", w, 1, n)
     return n, r, w
-
-
-def _choice(name: str, value: str, options: Sequence[str]) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
-    return value
 
 
 # --- closed forms ---------------------------------------------------------------------
