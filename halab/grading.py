@@ -259,8 +259,11 @@ def _run_grader(name: str, folder: Path, tests: Path, root: Path, expected: list
     nonce = secrets.token_hex(16)
     nonce_read, nonce_write = os.pipe()
     out_read, out_write = os.pipe()
+    package_root = str(Path(__file__).resolve().parents[1])  # the halab that grades
+    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     env = {
         **os.environ,
+        "PYTHONPATH": path,
         "HALAB_TARGET": str(folder),
         "HALAB_SOLUTIONS": str(root / "solutions"),
         "HALAB_GRADER_FDS": f"{nonce_read},{out_write}",

@@ -306,8 +306,11 @@ class SandboxClient:
 
     def start(self) -> None:
         parent, child = socket.socketpair()
+        package_root = str(Path(__file__).resolve().parents[1])  # this halab, wherever cwd is
+        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
         env = {
             **os.environ,
+            "PYTHONPATH": path,
             "PYTHONDONTWRITEBYTECODE": "1",
             "HALAB_SANDBOX_FD": str(child.fileno()),
             "HALAB_SANDBOX_SOLUTIONS": str(self.solutions or ""),

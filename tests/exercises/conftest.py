@@ -66,9 +66,11 @@ def _watched_solutions() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def sandbox():
+def sandbox(tmp_path_factory):
+    """The sandbox process, started in an empty folder of its own (relative paths land there)."""
     timeout = float(os.environ.get("HALAB_CALL_TIMEOUT", CALL_TIMEOUT))
-    client = SandboxClient(solutions=_watched_solutions(), cwd=ROOT, timeout=timeout)
+    cwd = tmp_path_factory.mktemp("sandbox")
+    client = SandboxClient(solutions=_watched_solutions(), cwd=cwd, timeout=timeout)
     yield client
     client.stop()
 
