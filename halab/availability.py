@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from halab.checks import check_choice, check_int, check_prob
+from halab.checks import check_choice, check_instance, check_int, check_prob
 from halab.checks import non_negative as _non_negative
 from halab.checks import positive as _positive
 from halab.checks import probability as _probability
@@ -318,6 +318,7 @@ def simulate_markov(model: MarkovModel, *, horizon: float, seed: int | None = 0)
     The Gillespie (next-reaction) method: in state i wait an exponential time with rate
     -Q[i][i], then move to j with probability Q[i][j] / -Q[i][i].
     """
+    check_instance("model", model, MarkovModel)
     horizon = _positive("horizon", horizon)
     rng = np.random.default_rng(seed)
     q = model.generator()
@@ -514,8 +515,11 @@ def availability_band(
     confidence = check_prob("confidence", confidence, lo_open=True, hi_open=True)
     check_choice("repair", repair, REPAIR_DISTRIBUTIONS)
     repair_cv = _positive("repair_cv", repair_cv)
-    var_down = {"exponential": mttr**2, "fixed": 0.0, "lognormal": (repair_cv * mttr) ** 2}[repair]
-    var = (mttr**2 * mttf**2 + mttf**2 * var_down) / (mttf + mttr) ** 3 / horizon
+    cv2 = {"exponential": 1.0, "fixed": 0.0, "lognormal": repair_cv * repair_cv}[repair]
+    # (mttr² mttf² + mttf² cv² mttr²) / (mttf + mttr)³, with the powers split so that no
+    # intermediate overflows for huge times
+    share = mttf / (mttf + mttr)
+    var = share * share * mttr * (mttr / (mttf + mttr)) * (1.0 + cv2) / horizon
     z = stats.norm.ppf(0.5 + confidence / 2)
     a = availability(mttf, mttr)
     half = z * math.sqrt(var)

@@ -31,6 +31,7 @@ import numpy as np
 __all__ = [
     "MAX_COUNT",
     "check_choice",
+    "check_instance",
     "check_int",
     "check_prob",
     "check_real",
@@ -153,6 +154,15 @@ def check_choice(name: str, value: Any, options: Iterable[Any]) -> Any:
     if not ok:
         known = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} must be one of {known}, got {value!r}")
+    return value
+
+
+def check_instance(name: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    """``value`` if it is an instance of ``kind``; else a TypeError naming the parameter."""
+    if not isinstance(value, kind):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        wanted = " or ".join(k.__name__ for k in kinds)
+        raise TypeError(f"{name} must be a {wanted}, got {value!r}")
     return value
 
 

@@ -109,6 +109,22 @@ def _count(name: str, value: int, minimum: int = 1) -> int:
     return check_int(name, value, minimum)
 
 
+def _check_detector(detector, name: str = "detector"):
+    """A failure detector: anything with ``reset``, ``heartbeat`` and ``suspicion_time``."""
+    if not all(callable(getattr(detector, m, None)) for m in ("reset", "heartbeat")):
+        raise TypeError(
+            f"{name} must be a failure detector (FixedTimeoutDetector, PhiAccrualDetector), "
+            f"got {detector!r}"
+        )
+    return detector
+
+
+def _check_run(run):
+    if not all(hasattr(run, a) for a in ("arrivals", "sent", "duration", "crash_at")):
+        raise TypeError(f"run must be a HeartbeatRun (from simulate_heartbeats), got {run!r}")
+    return run
+
+
 def _steps(duration: float, interval: float) -> None:
     """Refuse a run of more than ``MAX_COUNT`` heartbeats: it would take minutes."""
     if duration / interval > MAX_COUNT:
@@ -523,6 +539,8 @@ def simulate_heartbeats(
     duration = _positive("duration", duration)
     _steps(duration, interval)
     loss = _probability("loss", loss)
+    if detector is not None:
+        _check_detector(detector)
     latency = Latency(delay, jitter, dist)
     sim = Simulation(seed=seed, network=Network(latency=latency, loss=loss), trace=trace)
     sender = sim.add(HeartbeatSender("p", "q", interval))
@@ -578,6 +596,7 @@ def replay(detector: Detector, arrivals: Sequence[float] | np.ndarray) -> Suspic
     :class:`HeartbeatMonitor` does online with its re-armed timer, without the event loop.
     The detector is reset first and left in its final state.
     """
+    _check_detector(detector)
     detector.reset()
     arrivals = np.asarray(arrivals, dtype=float)
     if type(detector) is FixedTimeoutDetector:  # its deadlines need no loop
@@ -604,6 +623,7 @@ def timeline(
 
     An arrival at exactly a sample time counts as already arrived.
     """
+    _check_detector(detector)
     detector.reset()
     arrivals = np.asarray(arrivals, dtype=float).tolist()
     out = np.empty(len(times))
@@ -674,6 +694,8 @@ def measure_qos(
         warmup: start of the observation window, seconds.
         seed: seed of the generator that draws crash times.
     """
+    _check_detector(detector)
+    _check_run(run)
     if run.crash_at is not None:
         raise ValueError("run must be crash-free (crash_at=None): QoS needs p up")
     crashes = _count("crashes", crashes)
@@ -821,6 +843,7 @@ def sweep(
     run: HeartbeatRun, detectors: Iterable[Detector], *, crashes: int = 200, seed: int = 0
 ) -> list[QoS]:
     """:func:`measure_qos` of each detector on the same run (the same crash times for all)."""
+    _check_run(run)
     return [measure_qos(d, run, crashes=crashes, seed=seed) for d in detectors]
 
 

@@ -75,11 +75,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from halab import availability as av
+from halab.checks import check_instance, check_real
 from halab.checks import check_int as _count
-from halab.checks import check_real
 from halab.checks import non_negative as _non_negative
 from halab.checks import positive as _positive
 from halab.sim import Node, Record, Simulation
+
+MAX_EVENTS = 1_000_000  # crashes and restarts one simulation may hold
 
 __all__ = [
     "JITTERS",
@@ -353,7 +355,7 @@ class Backoff:
     """
 
     def __init__(self, policy: BackoffPolicy, rng: np.random.Generator | None = None) -> None:
-        self.policy = policy
+        self.policy = check_instance("policy", policy, BackoffPolicy)
         self.rng = np.random.default_rng(0) if rng is None else rng
         self.attempt: int | None = None
         self.streak = 0
@@ -744,7 +746,12 @@ def simulate_supervised(
     """
     mttf = _positive("mttf", mttf)
     horizon = _positive("horizon", horizon)
-    workers = _count("workers", workers, 1)
+    workers = _count("workers", workers, 1, 10_000)
+    if workers * horizon / mttf > MAX_EVENTS:
+        raise ValueError(
+            f"horizon must allow at most {MAX_EVENTS:.0e} crashes ({workers} workers, mttf "
+            f"{mttf:g} s), got {horizon:g} s"
+        )
     recovery = Recovery() if recovery is None else recovery
     if not isinstance(recovery, Recovery):
         raise ValueError(f"recovery must be a Recovery, got {recovery!r}")
@@ -814,7 +821,9 @@ def crash_loop(
     run_time = _non_negative("run_time", run_time)
     if recovery is None:
         recovery = Recovery(probe_period=0.0, decision=0.0, restart=0.0, warm_up=0.0)
+    check_instance("recovery", recovery, Recovery)
     if policy is not None:
+        check_instance("policy", policy, BackoffPolicy)
         recovery = Recovery(
             recovery.probe_period,
             recovery.failure_threshold,
@@ -822,6 +831,13 @@ def crash_loop(
             recovery.restart,
             recovery.warm_up,
             policy,
+        )
+    p = recovery.policy
+    cycle = run_time + recovery.restart + recovery.warm_up + min(p.cap, p.base * 2.0**20) / 2
+    if duration / cycle > MAX_EVENTS:
+        raise ValueError(
+            f"duration must allow at most {MAX_EVENTS:.0e} crashes of about {cycle:g} s each, "
+            f"got {duration:g} s"
         )
     sim = Simulation(seed=seed, trace=False)
     sup = sim.add(Supervisor("supervisor", recovery))

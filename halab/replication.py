@@ -121,6 +121,17 @@ SEMISYNC_TIMEOUT = 10.0  # seconds, MySQL's rpl_semi_sync_source_timeout default
 # --- argument checks ------------------------------------------------------------------
 
 
+MAX_REQUESTS = 1_000_000  # writes and reads one simulation may send
+
+
+def _check_requests(expected: float, what: str) -> None:
+    """Refuse a run that would send more than :data:`MAX_REQUESTS`: it would take minutes."""
+    if expected > MAX_REQUESTS:
+        raise ValueError(
+            f"{what} x duration must be at most {MAX_REQUESTS:.0e} requests, got {expected:.3g}"
+        )
+
+
 def _quorum(n: int, r: int, w: int) -> tuple[int, int, int]:
     n = _count("n", n, 1)
     r = _count("r", r, 1, n)
@@ -607,6 +618,7 @@ def simulate_failover(
         raise ValueError(
             f"duration must be > crash_at + detection + promotion = {promoted_at}, got {duration}"
         )
+    _check_requests(rate * duration, "rate")
 
     delay = Latency(latency, jitter, "normal") if jitter > 0 else Latency(latency)
     sim = Simulation(seed=seed, network=Network(latency=delay), trace=False)
@@ -704,8 +716,10 @@ def lost_writes_vs_lag(
     Returns:
         An array of shape ``(len(lags), runs)``: writes lost in each failover.
     """
-    runs = _count("runs", runs, 1)
+    runs = _count("runs", runs, 1, 10_000)
     lags = [_non_negative("lag", x) for x in lags]
+    if len(lags) * runs > 100_000:
+        raise ValueError(f"lags x runs must be at most 1e5 failovers, got {len(lags) * runs}")
     crash_at = 0.1 + max(lags, default=0.0)  # only the last ``lag`` seconds matter
     promotion = 0.01 + 4 * latency  # long enough for writes on the wire to land
     out = np.zeros((len(lags), runs), dtype=int)
@@ -950,10 +964,13 @@ def simulate_quorum(
     duration = _positive("duration", duration)
     write_rate = _non_negative("write_rate", write_rate)
     read_rate = _non_negative("read_rate", read_rate)
+    _check_requests((write_rate + read_rate) * duration, "write_rate + read_rate")
     latency = _positive("latency", latency)
     jitter = _non_negative("jitter", jitter)
     timeout = _positive("timeout", timeout)
     if partition is not None:
+        if isinstance(partition, (str, bytes)) or len(partition) != 2:
+            raise ValueError(f"partition must be (start, end) seconds, got {partition!r}")
         start = _non_negative("partition start", partition[0])
         end = _non_negative("partition end", partition[1])
         if end < start:
