@@ -751,6 +751,7 @@ def expected_keys_moved(servers: int, *, keys: int = 10_000, change="remove", me
     ``1 / n`` on removal from ``n``, ``1 / (n + 1)`` on adding to ``n``.
     """
     servers = _check_int("servers", servers, 2 if change == "remove" else 1)
+    keys = _check_int("keys", keys, 1)
     small = servers - 1 if change == "remove" else servers  # the smaller of the two sizes
     big = small + 1
     if method == "modulo":

@@ -93,6 +93,8 @@ def check_real(
             range allows it (e.g. ``hi=math.inf`` for "never").
         unit: appended to the message, e.g. ``"seconds"``.
     """
+    if math.isnan(lo) or math.isnan(hi):
+        raise ValueError(f"the bounds of {name} must be numbers, got lo={lo!r}, hi={hi!r}")
     where = _range(lo, hi, lo_open, hi_open)
     kind = "a finite number" if finite else "a number"
     if where.startswith("in "):  # both ends bounded: the range says it all

@@ -203,6 +203,7 @@ def phi_timeout(threshold: float, mean: float, std: float) -> float:
     """
     threshold = _positive("threshold", threshold)
     std = _positive("std", std)
+    mean = check_real("mean", mean)
     return mean + std * _phi_y(threshold)
 
 

@@ -262,6 +262,10 @@ def log_up_to_date(
     Raft compares the last entries: the later term is more up-to-date; with equal terms the
     longer log is (dissertation section 3.6.1, Raft paper section 5.4.1).
     """
+    last_log_term = check_int("last_log_term", last_log_term, 0, None)
+    last_log_index = check_int("last_log_index", last_log_index, 0, None)
+    my_last_log_term = check_int("my_last_log_term", my_last_log_term, 0, None)
+    my_last_log_index = check_int("my_last_log_index", my_last_log_index, 0, None)
     if last_log_term != my_last_log_term:
         return last_log_term > my_last_log_term
     return last_log_index >= my_last_log_index
@@ -1670,7 +1674,12 @@ def earliest_timeout_cdf(t, servers: int):
     section 9.1. Its mean is ``1 / (servers + 1)``.
     """
     s = _check_servers(servers)
-    t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+    t = np.asarray(t, dtype=float)
+    if np.isnan(t).any():
+        raise ValueError(
+            f"t must be numbers (0 at the timeout range's start, 1 at its end), got {t!r}"
+        )
+    t = np.clip(t, 0.0, 1.0)
     out = 1.0 - (1.0 - t) ** s
     return float(out) if out.ndim == 0 else out
 

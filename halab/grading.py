@@ -34,7 +34,8 @@ How the outcome is kept out of the graded code's reach:
 Limits: this is a local grader. Whoever edits this file, ``halab/sandbox.py`` or the graders
 can make it say anything; code running as the learner's user may still kill the grading
 processes (an error, not a pass), or rewrite the ``--report`` file after the grader exits; the
-audit hook can be evaded by code written against it. An instructor who needs a trustworthy
+audit hook can be evaded by code written against it; and run as root, the sandbox can lift its
+file-size limit and read the child's ``/proc`` entries, so grade as an ordinary user. An instructor who needs a trustworthy
 score grades the learners' files on their own copy, with ``--tests`` pointing at a private
 folder of graders (which may hold hidden checks that never ship to learners).
 

@@ -85,6 +85,7 @@ import numpy as np
 
 from halab.checks import check_choice as _choice
 from halab.checks import check_int as _count
+from halab.checks import check_real
 from halab.checks import non_negative as _non_negative
 from halab.checks import positive as _positive
 from halab.sim import Latency, Network, Node, Record, Simulation
@@ -229,7 +230,7 @@ def lost_on_promotion(ack_times: Iterable[float], crash_time: float, lag: float)
         ValueError: on a negative lag.
     """
     lag = _non_negative("lag", lag)
-    crash_time = float(crash_time)
+    crash_time = check_real("crash_time", crash_time)
     return sum(1 for a in ack_times if a <= crash_time < a + lag)
 
 

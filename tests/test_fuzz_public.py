@@ -263,3 +263,49 @@ def test_numpy_values_are_numbers():
     from halab import availability
 
     assert availability.availability(np.float64(500), np.int64(2)) == pytest.approx(500 / 502)
+
+
+# NaN is never a valid number: where the valid call succeeds, NaN in any numeric parameter must
+# be refused. (Infinity is fine where it means "never", e.g. a backoff cap.) is_number only
+# classifies; sim.Timer is the kernel's own handle; a seed is unused without jitter;
+# theory_survival takes the NaN that theory_response_time gives where there is no closed form.
+NAN_EXEMPT = {
+    "checks.is_number",
+    "sim.Timer",
+    ("recovery.backoff_schedule", "seed"),
+    ("balancing.theory_survival", "t"),
+}
+
+
+def _nan_cases():
+    for qualname, fn in FUNCTIONS:
+        if qualname in NAN_EXEMPT:
+            continue
+        names, valid = _parameters(qualname, fn)
+        sig = inspect.signature(fn)
+        for name in names:
+            base = valid.get(name, sig.parameters[name].default)
+            numeric = isinstance(base, (int, float)) and not isinstance(base, bool)
+            if numeric and (qualname, name) not in NAN_EXEMPT:
+                yield pytest.param(qualname, fn, valid, name, id=f"{qualname}({name}=nan)")
+
+
+_BASELINE: dict[str, bool] = {}  # qualname -> whether its valid values are accepted
+
+
+def _accepts(qualname, fn, valid) -> bool:
+    if qualname not in _BASELINE:
+        try:
+            _call(fn, valid)
+            _BASELINE[qualname] = True
+        except (ValueError, TypeError):
+            _BASELINE[qualname] = False
+    return _BASELINE[qualname]
+
+
+@pytest.mark.parametrize(("qualname", "fn", "valid", "name"), list(_nan_cases()))
+def test_nan_is_refused(qualname, fn, valid, name):
+    if not _accepts(qualname, fn, valid):
+        pytest.skip("the valid values are not valid for this function")
+    with pytest.raises((ValueError, TypeError)):
+        _call(fn, {**valid, name: math.nan})
