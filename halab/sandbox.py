@@ -448,7 +448,8 @@ class RemoteModule:
         self._path = Path(path)
         if client.process is None:
             client.start()
-        client.flags.clear()
+        # client.flags is kept from one check to the next: a module that imported solutions/
+        # once has it cached in sys.modules, and the later loads would open nothing
         client.request("load", str(self._path))
 
     def __getattr__(self, name: str):

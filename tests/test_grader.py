@@ -261,7 +261,9 @@ def test_cheats_are_caught(tmp_path, monkeypatch):
         report.append(f"{cheat}: {result.status} ({result.messages[:1]})")
         assert result.passed == 0 and result.status in allowed, "\n".join(report)
     print("\n".join(report))
-    assert "used solutions/: your code" in str(results[EXERCISES[0]].messages)
+    used = results[EXERCISES[0]]
+    assert used.used_solutions == used.total, "every check of a module that read solutions/"
+    assert "used solutions/: your code" in str(used.messages)
 
 
 def test_a_cheat_that_edits_the_grader_is_a_grader_error(tmp_path):
