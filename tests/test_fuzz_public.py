@@ -143,6 +143,54 @@ VALID = {
 }
 
 
+class Make:
+    """A valid object built when first needed (a detector, a run, a design)."""
+
+    def __init__(self, build):
+        self.build = build
+        self.value = None
+
+    def get(self):
+        if self.value is None:
+            self.value = self.build()
+        return self.value
+
+
+def _heartbeat_run():
+    from halab import detection
+
+    return detection.simulate_heartbeats(1.0, 30.0, seed=1)
+
+
+OBJECTS = {
+    "design": Make(lambda: importlib.import_module("halab.capstone").Design()),
+    "detector": Make(lambda: importlib.import_module("halab.detection").FixedTimeoutDetector(2.0)),
+    "detectors": Make(
+        lambda: [importlib.import_module("halab.detection").FixedTimeoutDetector(2.0)]
+    ),
+    "run": Make(_heartbeat_run),
+    "arrivals": [0.0, 1.0, 2.5, 3.0],
+    "model": Make(
+        lambda: importlib.import_module("halab.availability").active_passive_model(500, 2, 0.1)
+    ),
+    ("availability.simulate_system", "components"): [(500.0, 2.0), (400.0, 3.0)],
+    ("availability.simulate_system", "structure"): all,
+    "recovery": Make(lambda: importlib.import_module("halab.recovery").Recovery()),
+    ("recovery.Backoff", "policy"): Make(
+        lambda: importlib.import_module("halab.recovery").BackoffPolicy()
+    ),
+    "voter": Make(
+        lambda: importlib.import_module("halab.election").Voter(
+            term=1, voted_for=None, last_log_term=1, last_log_index=2
+        )
+    ),
+    "request": Make(lambda: importlib.import_module("halab.election").RequestVote(2, "s2", 1, 2)),
+    "new": Make(lambda: importlib.import_module("halab.election").ZabVote(1, 5, 2)),
+    "current": Make(lambda: importlib.import_module("halab.election").ZabVote(1, 4, 3)),
+    "trace": [],
+}
+
+
 def _is_record(obj) -> bool:
     """A class that only holds values (a dataclass that checks nothing, a tuple, an error)."""
     return inspect.isclass(obj) and (
@@ -181,7 +229,10 @@ def _parameters(qualname, fn):
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in ("self", "rng"):
             continue
         names.append(p.name)
-        if (qualname, p.name) in VALID:
+        made = OBJECTS.get((qualname, p.name), OBJECTS.get(p.name))
+        if made is not None and ((qualname, p.name) in OBJECTS or p.default is p.empty):
+            valid[p.name] = made.get() if isinstance(made, Make) else made
+        elif (qualname, p.name) in VALID:
             valid[p.name] = VALID[(qualname, p.name)]
         elif p.name in VALID and (p.default is p.empty or p.name in ("requests", "duration")):
             valid[p.name] = VALID[p.name]
