@@ -303,6 +303,7 @@ class SandboxClient:
         self.process: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.flags: list[str] = []
+        self.load_failure: str | None = None  # a load that hung: later checks fail at once
 
     def start(self) -> None:
         parent, child = socket.socketpair()
@@ -383,10 +384,13 @@ class SandboxClient:
                 break
         except TimeoutError:
             self.stop()
-            raise SandboxError(
+            message = (
                 f"your code took longer than {timeout:g} s {what} and was stopped: "
                 "is there a loop that never ends?"
-            ) from None
+            )
+            if op == "load":
+                self.load_failure = message
+            raise SandboxError(message) from None
         except (EOFError, OSError):
             raise self._died(what) from None
         except (pickle.UnpicklingError, ValueError, TypeError, IndexError) as error:
@@ -446,6 +450,8 @@ class RemoteModule:
     def __init__(self, client: SandboxClient, path: Path):
         self._client = client
         self._path = Path(path)
+        if client.load_failure is not None:  # the same file hung before: do not wait again
+            raise SandboxError(client.load_failure)
         if client.process is None:
             client.start()
         # client.flags is kept from one check to the next: a module that imported solutions/

@@ -360,3 +360,44 @@ def test_nan_is_refused(qualname, fn, valid, name):
         pytest.skip("the valid values are not valid for this function")
     with pytest.raises((ValueError, TypeError)):
         _call(fn, {**valid, name: math.nan})
+
+
+def test_one_rule_for_numbers():
+    """halab.checks: the rule every model follows, with the parameter and range in the message."""
+    from halab import availability, balancing, detection, recovery, replication
+    from halab.checks import check_int, check_real
+
+    for call in (
+        lambda v: availability.availability(v, 2),
+        lambda v: detection.phi(v, 1.0, 0.2),
+        lambda v: replication.expected_lost_writes(v, 0.5),
+        lambda v: recovery.backoff_delay(3, base=v),
+        lambda v: balancing.erlang_c(4, v),
+    ):
+        for bad in ("2", True, math.nan, None):
+            with pytest.raises((ValueError, TypeError)):
+                call(bad)
+    with pytest.raises(ValueError, match=r"mttf must be a finite number > 0, got '2'"):
+        availability.availability("2", 2)
+    with pytest.raises(ValueError, match=r"loss must be in \[0, 1\), got nan"):
+        detection.simulate_heartbeats(loss=math.nan)
+    assert check_real("cap", math.inf, 0, finite=False) == math.inf
+    with pytest.raises(ValueError, match=r"cap must be a finite number >= 0, got inf"):
+        check_real("cap", math.inf, 0)
+    assert check_int("n", 3.0, 1) == 3 and check_int("n", np.int64(3), 1) == 3
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 10\], got 11"):
+        check_int("n", 11, 1, 10)
+
+
+def test_the_hangs_of_issue_15_are_refused_at_once():
+    from halab import availability, balancing, capstone, election
+
+    with pytest.raises(ValueError, match="jitter"):
+        election.time_to_elect(jitter=1e308)
+    assert balancing.supermarket_tail(0.5, i=100_000) == 0.0
+    with pytest.raises(ValueError, match="i must be"):
+        balancing.supermarket_tail(0.5, i=10**30)
+    with pytest.raises(ValueError, match="rate"):
+        capstone.predict(capstone.Design(), rate=math.nan)
+    got = availability.simulate_system([(500, 2), (400, 3)], all, horizon=1000)
+    assert 0.9 < got <= 1.0
