@@ -35,6 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from halab.checks import check_choice, check_instance, check_int, check_prob
+from halab.checks import non_negative as _non_negative
+from halab.checks import positive as _positive
+from halab.checks import probability as _probability
+
 HOURS_PER = {"year": 365 * 24.0, "month": 30 * 24.0, "week": 7 * 24.0, "day": 24.0}
 """Hours in each budgeting period: a year of 365 days, a month of 30 days."""
 
@@ -43,35 +48,12 @@ REPAIR_DISTRIBUTIONS = ("exponential", "lognormal", "fixed")
 
 # --- argument checks ------------------------------------------------------------------
 
-
-def _positive(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float, np.integer, np.floating)) and value > 0):
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    if math.isinf(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
-def _non_negative(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float, np.integer, np.floating)) and value >= 0):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    if math.isinf(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
-def _probability(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float, np.integer, np.floating)) and 0 <= value <= 1):
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-    return float(value)
+MAX_EVENTS = 10**7
+"""The most failure/repair cycles a simulation will draw: a bigger horizon is refused."""
 
 
 def _period_hours(period: str) -> float:
-    try:
-        return HOURS_PER[period]
-    except (KeyError, TypeError):
-        known = ", ".join(repr(p) for p in HOURS_PER)
-        raise ValueError(f"period must be one of {known}, got {period!r}") from None
+    return HOURS_PER[check_choice("period", period, HOURS_PER)]
 
 
 # --- one component --------------------------------------------------------------------
@@ -105,10 +87,8 @@ def failure_rate(failures: int, components: int, hours: float) -> float:
         components: how many components were watched, >= 1.
         hours: how long each was watched, > 0.
     """
-    if not (isinstance(failures, (int, np.integer)) and failures >= 0):
-        raise ValueError(f"failures must be a whole number >= 0, got {failures!r}")
-    if not (isinstance(components, (int, np.integer)) and components >= 1):
-        raise ValueError(f"components must be a whole number >= 1, got {components!r}")
+    failures = check_int("failures", failures, 0, None)
+    components = check_int("components", components, 1, None)
     return failures / (components * _positive("hours", hours))
 
 
@@ -217,18 +197,15 @@ def k_of_n(k: int, n: int, a: float) -> float:
     Σ_{i=k}^{n} C(n, i) a^i (1 - a)^(n - i), the binomial tail, computed by
     ``scipy.stats.binom.sf`` which keeps precision when a is close to 1.
     """
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
-    if not (isinstance(k, (int, np.integer)) and 1 <= k <= n):
-        raise ValueError(f"k must be a whole number in [1, n={n}], got {k!r}")
+    n = check_int("n", n, 1)
+    k = check_int("k", k, 1, n)
     a = _probability("a", a)
     return float(stats.binom.sf(k - 1, n, a))
 
 
 def n_plus_one(n: int, a: float, spares: int = 1) -> float:
     """N+M redundancy: n servers are needed to carry the load, ``spares`` more are running."""
-    if not (isinstance(spares, (int, np.integer)) and spares >= 0):
-        raise ValueError(f"spares must be a whole number >= 0, got {spares!r}")
+    spares = check_int("spares", spares, 0)
     return k_of_n(n, n + spares, a)
 
 
@@ -247,8 +224,7 @@ def common_cause(mttf: float, mttr: float, beta: float, n: int = 2) -> float:
     With β = 0 this is ``parallel`` of n replicas; as β grows it tends to one replica.
     """
     beta = _probability("beta", beta)
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+    n = check_int("n", n, 1)
     mttf = _positive("mttf", mttf)
     mttr = _non_negative("mttr", mttr)
     a_own = 1.0 if beta == 1.0 else availability(mttf / (1.0 - beta), mttr)
@@ -342,10 +318,17 @@ def simulate_markov(model: MarkovModel, *, horizon: float, seed: int | None = 0)
     The Gillespie (next-reaction) method: in state i wait an exponential time with rate
     -Q[i][i], then move to j with probability Q[i][j] / -Q[i][i].
     """
+    check_instance("model", model, MarkovModel)
     horizon = _positive("horizon", horizon)
     rng = np.random.default_rng(seed)
     q = model.generator()
     out = -np.diag(q)
+    rate = float(np.dot(model.stationary(), out))  # transitions per hour, in the long run
+    if horizon * rate > MAX_EVENTS:
+        raise ValueError(
+            f"horizon must allow at most {MAX_EVENTS:.0e} transitions at {rate:g} per hour, "
+            f"got {horizon:g} hours"
+        )
     jump = np.cumsum(
         np.where(np.eye(len(q), dtype=bool), 0.0, q) / np.where(out > 0, out, 1)[:, None], axis=1
     )
@@ -417,8 +400,19 @@ class Timeline:
         """Whether the component is up at each time in ``times``."""
         times = np.asarray(times, dtype=float)
         i = np.searchsorted(self.failures, times, side="right") - 1
+        if len(self.failures) == 0:  # never failed within the horizon
+            return np.ones(times.shape, dtype=bool)
         down = (i >= 0) & (times < self.repairs[np.maximum(i, 0)])
         return ~down
+
+
+def _horizon_cycles(horizon: float, mttf: float, mttr: float) -> None:
+    """Refuse a horizon that spans more than :data:`MAX_EVENTS` failure/repair cycles."""
+    if horizon / (mttf + mttr) > MAX_EVENTS:
+        raise ValueError(
+            f"horizon must span at most {MAX_EVENTS:.0e} cycles of MTTF + MTTR = "
+            f"{mttf + mttr:g} hours, got {horizon:g} hours"
+        )
 
 
 def simulate_timeline(
@@ -451,8 +445,8 @@ def simulate_timeline(
     mttr = _positive("mttr", mttr)
     horizon = _positive("horizon", horizon)
     repair_cv = _positive("repair_cv", repair_cv)
-    if repair not in REPAIR_DISTRIBUTIONS:
-        raise ValueError(f"repair must be one of {REPAIR_DISTRIBUTIONS}, got {repair!r}")
+    check_choice("repair", repair, REPAIR_DISTRIBUTIONS)
+    _horizon_cycles(horizon, mttf, mttr)
     rng = np.random.default_rng(seed) if rng is None else rng
     cycles = max(16, int(1.5 * horizon / (mttf + mttr)) + 16)
     ups, downs = [], []
@@ -482,8 +476,10 @@ def simulated_availability(
     seed: int | None = 0,
 ) -> np.ndarray:
     """The measured availability of ``runs`` independent timelines, one float per run."""
-    if not (isinstance(runs, (int, np.integer)) and runs >= 1):
-        raise ValueError(f"runs must be a whole number >= 1, got {runs!r}")
+    runs = check_int("runs", runs, 1, 100_000)
+    _horizon_cycles(
+        _positive("horizon", horizon) * runs, _positive("mttf", mttf), _positive("mttr", mttr)
+    )
     rng = np.random.default_rng(seed)
     return np.array(
         [
@@ -516,10 +512,14 @@ def availability_band(
     mttf = _positive("mttf", mttf)
     mttr = _positive("mttr", mttr)
     horizon = _positive("horizon", horizon)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    var_down = {"exponential": mttr**2, "fixed": 0.0, "lognormal": (repair_cv * mttr) ** 2}[repair]
-    var = (mttr**2 * mttf**2 + mttf**2 * var_down) / (mttf + mttr) ** 3 / horizon
+    confidence = check_prob("confidence", confidence, lo_open=True, hi_open=True)
+    check_choice("repair", repair, REPAIR_DISTRIBUTIONS)
+    repair_cv = _positive("repair_cv", repair_cv)
+    cv2 = {"exponential": 1.0, "fixed": 0.0, "lognormal": repair_cv * repair_cv}[repair]
+    # (mttr² mttf² + mttf² cv² mttr²) / (mttf + mttr)³, with the powers split so that no
+    # intermediate overflows for huge times
+    share = mttf / (mttf + mttr)
+    var = share * share * mttr * (mttr / (mttf + mttr)) * (1.0 + cv2) / horizon
     z = stats.norm.ppf(0.5 + confidence / 2)
     a = availability(mttf, mttr)
     half = z * math.sqrt(var)
@@ -549,6 +549,10 @@ def simulate_system(
     if len(components) == 0:
         raise ValueError("components must name at least one (mttf, mttr) pair")
     horizon = _positive("horizon", horizon)
+    if structure is all or structure is any:  # Python's own: the whole system, or any part
+        structure = {all: lambda up: up.all(axis=0), any: lambda up: up.any(axis=0)}[structure]
+    if not callable(structure):
+        raise ValueError(f"structure must be a function of the up/down array, got {structure!r}")
     rng = np.random.default_rng(seed)
     lines = [simulate_timeline(f, r, horizon=horizon, rng=rng) for f, r in components]
     cuts = np.unique(
@@ -558,6 +562,11 @@ def simulate_system(
     mids = (cuts[:-1] + cuts[1:]) / 2
     up = np.vstack([t.is_up(mids) for t in lines])
     system_up = np.asarray(structure(up), dtype=bool)
+    if system_up.shape != mids.shape:
+        raise ValueError(
+            f"structure must map the (components, segments) array to one bool per segment, "
+            f"shape {mids.shape}; it returned shape {system_up.shape}"
+        )
     return float(np.diff(cuts)[system_up].sum() / horizon)
 
 

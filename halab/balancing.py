@@ -44,6 +44,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from halab.checks import MAX_COUNT, check_int
+
 # scipy is imported inside the theory functions that need it: the live balancer process
 # imports this module for its policies, and scipy would add most of a second to its start.
 
@@ -99,10 +101,22 @@ _BUFFER = 4096  # random numbers drawn per refill; pick() takes them from the bu
 # Checking arguments
 
 
+# The largest size each count may take, so that no call runs for minutes on a huge value.
+LIMITS = {
+    "servers": 100_000,
+    "vnodes": 10_000,
+    "keys": 1_000_000,
+    "requests": 5_000_000,
+    "samples": 100_000,
+    "i": 100_000,
+    "d": 1_000,
+    "seed": None,  # any seed costs the same
+}
+MAX_RING_POINTS = 2_000_000  # servers x vnodes on a consistent-hash ring
+
+
 def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    return check_int(name, value, low, LIMITS.get(name, MAX_COUNT))
 
 
 def _check_weights(weights, servers: int, name: str = "weights") -> list[float] | None:
@@ -507,6 +521,11 @@ class ConsistentHash(Policy):
     def __init__(self, servers, *, vnodes=100, method="ring", **kw):
         super().__init__(servers, **kw)
         self.vnodes = _check_int("vnodes", vnodes, 1)
+        if self.servers * self.vnodes > MAX_RING_POINTS:
+            raise ValueError(
+                f"vnodes must put at most {MAX_RING_POINTS:.0e} points on the ring "
+                f"({self.servers} servers), got {self.vnodes}"
+            )
         if method not in ("ring", "rendezvous"):
             raise ValueError(f"method must be 'ring' or 'rendezvous', got {method!r}")
         self.method = method
@@ -705,6 +724,12 @@ def keys_moved(
     """
     servers = _check_int("servers", servers, 2 if change == "remove" else 1)
     keys = _check_int("keys", keys, 1)
+    vnodes = _check_int("vnodes", vnodes, 1)
+    if servers * vnodes > MAX_RING_POINTS:
+        raise ValueError(
+            f"vnodes must put at most {MAX_RING_POINTS:.0e} points on the ring "
+            f"({servers} servers), got {vnodes}"
+        )
     if change not in ("remove", "add"):
         raise ValueError(f"change must be 'remove' or 'add', got {change!r}")
     if method not in ("modulo", "ring", "rendezvous"):
@@ -729,6 +754,7 @@ def expected_keys_moved(servers: int, *, keys: int = 10_000, change="remove", me
     ``1 / n`` on removal from ``n``, ``1 / (n + 1)`` on adding to ``n``.
     """
     servers = _check_int("servers", servers, 2 if change == "remove" else 1)
+    keys = _check_int("keys", keys, 1)
     small = servers - 1 if change == "remove" else servers  # the smaller of the two sizes
     big = small + 1
     if method == "modulo":
@@ -948,8 +974,10 @@ def supermarket_tail(load: float, i: int, d: int = 2) -> float:
     load = _check_load(load)
     i = _check_int("i", i, 0)
     d = _check_int("d", d, 1)
-    exponent = i if d == 1 else (d**i - 1) / (d - 1)
-    return load**exponent
+    exponent = i if d == 1 else (d**i - 1) // (d - 1)  # a whole number: d**i - 1 = (d - 1) * sum
+    if exponent.bit_length() > 1100:  # beyond a float's range, and load < 1: the tail is 0
+        return 0.0
+    return load ** float(exponent)
 
 
 def supermarket_response_time(load: float, d: int = 2) -> float:

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from halab import availability as av
 from halab import election, recovery, replication
 from halab.balancing import POLICIES
+from halab.checks import check_instance, check_int, check_prob, check_real
 from halab.live import health
 
 SECONDS_PER_HOUR = 3600.0
@@ -96,14 +97,10 @@ class Design:
 
     def __post_init__(self) -> None:
         def whole(name, low, high):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
+            check_int(name, getattr(self, name), low, high)
 
         def positive(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be a number > 0, got {value!r}")
+            check_real(name, getattr(self, name), 0.0, lo_open=True)
 
         whole("app_servers", 1, 16)
         whole("app_needed", 1, self.app_servers)
@@ -125,21 +122,26 @@ class Design:
         ):
             positive(name)
         for name in ("restart", "warm_up", "lag", "balancer_failover"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
+            check_real(name, getattr(self, name), 0.0, unit="seconds")
         if self.policy not in POLICIES:
             raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
         if self.replication not in REPLICATION_MODES:
             raise ValueError(
                 f"replication must be one of {REPLICATION_MODES}, got {self.replication!r}"
             )
-        low, high = self.election_timeout
+        try:
+            low, high = self.election_timeout
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"election_timeout must be (min, max) seconds, got {self.election_timeout!r}"
+            ) from None
+        low = check_real("election_timeout min", low, 0.0, 10.0, lo_open=True)
+        high = check_real("election_timeout max", high, 0.0, 10.0, lo_open=True)
         if not 0 < low <= high:
             raise ValueError(
                 f"election_timeout must be (min, max) with 0 < min <= max, got {self.election_timeout}"
             )
-        if not 0 < self.slo < 1:
-            raise ValueError(f"slo must be in (0, 1), got {self.slo!r}")
+        check_prob("slo", self.slo, lo_open=True, hi_open=True)
 
     def live_options(self) -> dict:
         """The settings a :class:`halab.live.LiveCluster` takes from this design."""
@@ -195,6 +197,8 @@ def predict(design: Design, *, rate: float = 100.0) -> Prediction:
         design: the choices.
         rate: client requests per second, for the errors an app crash causes without retries.
     """
+    check_instance("design", design, Design)
+    rate = check_real("rate", rate, 0.0, unit="requests per second")
     supervisor = recovery.Recovery(
         probe_period=design.probe_period, restart=design.restart, warm_up=design.warm_up
     )
@@ -249,6 +253,9 @@ def predict(design: Design, *, rate: float = 100.0) -> Prediction:
 
 def budget(design: Design, prediction: Prediction | None = None) -> av.ErrorBudget:
     """The monthly error budget of the design's SLO after the predicted downtime of a month."""
+    check_instance("design", design, Design)
+    if prediction is not None:
+        check_instance("prediction", prediction, Prediction)
     prediction = prediction or predict(design)
     monthly = av.downtime_hours(prediction.availability, "month") * 60
     return av.error_budget(design.slo, [monthly], "month")
@@ -271,6 +278,7 @@ class DrillExpectation:
 
 def drill_prediction(design: Design, *, rate: float = 100.0) -> DrillExpectation:
     """The drill's expected outcome, from the detection and readmission bounds of lesson 06."""
+    check_instance("design", design, Design)
     return DrillExpectation(
         failed=predict(design, rate=rate).client_errors_per_app_crash,
         removed_within=health.detection_bounds(design.inter, design.fall)[1],
@@ -280,4 +288,4 @@ def drill_prediction(design: Design, *, rate: float = 100.0) -> DrillExpectation
 
 def describe(design: Design) -> dict:
     """The design as a plain dict, for a table in the notebook."""
-    return asdict(design)
+    return asdict(check_instance("design", design, Design))

@@ -52,6 +52,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from halab.checks import MAX_COUNT, check_int, check_prob, check_real
+from halab.checks import non_negative as _non_negative
+from halab.checks import positive as _positive
 from halab.sim import Latency, Network, Node, Simulation
 
 __all__ = [
@@ -97,31 +100,38 @@ AKKA_ACCEPTABLE_HEARTBEAT_PAUSE = 3.0
 AKKA_HEARTBEAT_INTERVAL = 1.0
 
 
-def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
-
-
-def _non_negative(name: str, value: float) -> float:
-    value = float(value)
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
-
-
 def _probability(name: str, value: float) -> float:
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return value
+    """A loss probability: in [0, 1), since a link that loses everything carries no heartbeat."""
+    return check_prob(name, value, hi_open=True)
 
 
 def _count(name: str, value: int, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum)
+
+
+def _check_detector(detector, name: str = "detector"):
+    """A failure detector: anything with ``reset``, ``heartbeat`` and ``suspicion_time``."""
+    if not all(callable(getattr(detector, m, None)) for m in ("reset", "heartbeat")):
+        raise TypeError(
+            f"{name} must be a failure detector (FixedTimeoutDetector, PhiAccrualDetector), "
+            f"got {detector!r}"
+        )
+    return detector
+
+
+def _check_run(run):
+    if not all(hasattr(run, a) for a in ("arrivals", "sent", "duration", "crash_at")):
+        raise TypeError(f"run must be a HeartbeatRun (from simulate_heartbeats), got {run!r}")
+    return run
+
+
+def _steps(duration: float, interval: float) -> None:
+    """Refuse a run of more than ``MAX_COUNT`` heartbeats: it would take minutes."""
+    if duration / interval > MAX_COUNT:
+        raise ValueError(
+            f"duration must be at most {MAX_COUNT:.0e} intervals of {interval:g} s, "
+            f"got {duration:g} s"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -154,11 +164,9 @@ def phi(elapsed: float, mean: float, std: float) -> float:
     >>> round(phi(2.0, 1.0, 0.25), 3)     # 4 standard deviations late
     4.737
     """
-    std = float(std)
-    if not (std > 0 and math.isfinite(std)):
-        raise ValueError(f"std must be a finite number > 0, got {std}")
-    if not (math.isfinite(elapsed) and math.isfinite(mean)):
-        raise ValueError(f"elapsed and mean must be finite, got {elapsed} and {mean}")
+    std = _positive("std", std)
+    elapsed = check_real("elapsed", elapsed)
+    mean = check_real("mean", mean)
     return _phi(elapsed, mean, std)
 
 
@@ -195,6 +203,7 @@ def phi_timeout(threshold: float, mean: float, std: float) -> float:
     """
     threshold = _positive("threshold", threshold)
     std = _positive("std", std)
+    mean = check_real("mean", mean)
     return mean + std * _phi_y(threshold)
 
 
@@ -529,14 +538,16 @@ def simulate_heartbeats(
     """
     interval = _positive("interval", interval)
     duration = _positive("duration", duration)
+    _steps(duration, interval)
     loss = _probability("loss", loss)
+    if detector is not None:
+        _check_detector(detector)
     latency = Latency(delay, jitter, dist)
     sim = Simulation(seed=seed, network=Network(latency=latency, loss=loss), trace=trace)
     sender = sim.add(HeartbeatSender("p", "q", interval))
     monitor = sim.add(HeartbeatMonitor("q", detector))
     if crash_at is not None:
-        if not 0 <= crash_at <= duration:
-            raise ValueError(f"crash_at must be in [0, duration={duration}], got {crash_at}")
+        crash_at = check_real("crash_at", crash_at, 0.0, duration)
         sim.at(crash_at, sim.crash, "p")
     for start, seconds in pauses:
         sim.at(start, sim.pause, "p", seconds)
@@ -586,6 +597,7 @@ def replay(detector: Detector, arrivals: Sequence[float] | np.ndarray) -> Suspic
     :class:`HeartbeatMonitor` does online with its re-armed timer, without the event loop.
     The detector is reset first and left in its final state.
     """
+    _check_detector(detector)
     detector.reset()
     arrivals = np.asarray(arrivals, dtype=float)
     if type(detector) is FixedTimeoutDetector:  # its deadlines need no loop
@@ -612,6 +624,7 @@ def timeline(
 
     An arrival at exactly a sample time counts as already arrived.
     """
+    _check_detector(detector)
     detector.reset()
     arrivals = np.asarray(arrivals, dtype=float).tolist()
     out = np.empty(len(times))
@@ -682,6 +695,8 @@ def measure_qos(
         warmup: start of the observation window, seconds.
         seed: seed of the generator that draws crash times.
     """
+    _check_detector(detector)
+    _check_run(run)
     if run.crash_at is not None:
         raise ValueError("run must be crash-free (crash_at=None): QoS needs p up")
     crashes = _count("crashes", crashes)
@@ -829,6 +844,7 @@ def sweep(
     run: HeartbeatRun, detectors: Iterable[Detector], *, crashes: int = 200, seed: int = 0
 ) -> list[QoS]:
     """:func:`measure_qos` of each detector on the same run (the same crash times for all)."""
+    _check_run(run)
     return [measure_qos(d, run, crashes=crashes, seed=seed) for d in detectors]
 
 
@@ -953,8 +969,8 @@ def simulate_zombie(
     """
     duration = _positive("duration", duration)
     interval = _positive("interval", interval)
-    if not 0 <= stuck_at <= duration:
-        raise ValueError(f"stuck_at must be in [0, duration={duration}], got {stuck_at}")
+    _steps(duration, interval)
+    stuck_at = check_real("stuck_at", stuck_at, 0.0, duration)
     sim = Simulation(seed=seed, network=Network(latency=delay))
     server = sim.add(ZombieServer("server", "heartbeats", interval))
     watcher = sim.add(HeartbeatMonitor("heartbeats", FixedTimeoutDetector.k_missed(k, interval)))

@@ -60,6 +60,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from halab.checks import check_instance, check_int, check_real
 from halab.sim import Latency, Network, Node, Record, Simulation
 
 __all__ = [
@@ -262,6 +263,10 @@ def log_up_to_date(
     Raft compares the last entries: the later term is more up-to-date; with equal terms the
     longer log is (dissertation section 3.6.1, Raft paper section 5.4.1).
     """
+    last_log_term = check_int("last_log_term", last_log_term, 0, None)
+    last_log_index = check_int("last_log_index", last_log_index, 0, None)
+    my_last_log_term = check_int("my_last_log_term", my_last_log_term, 0, None)
+    my_last_log_index = check_int("my_last_log_index", my_last_log_index, 0, None)
     if last_log_term != my_last_log_term:
         return last_log_term > my_last_log_term
     return last_log_index >= my_last_log_index
@@ -275,6 +280,8 @@ def handle_request_vote(voter: Voter, request: RequestVote) -> tuple[Voter, bool
     term is refused; the vote is granted if ``votedFor`` is empty or already the candidate and
     the candidate's log is at least as up-to-date (:func:`log_up_to_date`).
     """
+    check_instance("voter", voter, Voter)
+    check_instance("request", request, RequestVote)
     if request.term > voter.term:
         voter = replace(voter, term=request.term, voted_for=None, role=FOLLOWER)
     if request.term < voter.term:
@@ -302,6 +309,8 @@ def zab_vote_wins(new: ZabVote, current: ZabVote) -> bool:
     ``FastLeaderElection.totalOrderPredicate``: a higher epoch wins; with equal epochs a higher
     zxid (more history) wins; with equal zxids the higher server id wins.
     """
+    check_instance("new", new, ZabVote)
+    check_instance("current", current, ZabVote)
     if new.epoch != current.epoch:
         return new.epoch > current.epoch
     if new.zxid != current.zxid:
@@ -311,7 +320,9 @@ def zab_vote_wins(new: ZabVote, current: ZabVote) -> bool:
 
 def make_zxid(epoch: int, counter: int) -> int:
     """A zxid: the epoch in the high 32 bits, a counter in the low 32 (``ZxidUtils.makeZxid``)."""
-    return (int(epoch) << 32) | (int(counter) & 0xFFFFFFFF)
+    epoch = check_int("epoch", epoch, 0, 0xFFFFFFFF)
+    counter = check_int("counter", counter, 0, 0xFFFFFFFF)
+    return (epoch << 32) | counter
 
 
 def bully_outcome(
@@ -428,6 +439,9 @@ def check_safety(trace: ElectionResult | Iterable[Record]) -> dict[int, str]:
             nodes were leader in one term.
     """
     records = trace.trace if isinstance(trace, ElectionResult) else trace
+    if isinstance(records, (str, bytes)) or not isinstance(records, Iterable):
+        raise TypeError(f"trace must be an ElectionResult or a list of Records, got {trace!r}")
+    records = [check_instance("trace entry", r, Record) for r in records]
     seen: dict[int, Reign] = {}
     for reign in _reigns(records):
         first = seen.get(reign.term)
@@ -1341,14 +1355,21 @@ FAULT_KINDS = {
 
 
 def _check_number(name: str, value, low: float, high: float = math.inf, *, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    ok = (v > low if low_open else v >= low) and v <= high and math.isfinite(v)
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low:g}, {high:g}], got {value!r}")
-    return v
+    return check_real(name, value, low, high, lo_open=low_open)
+
+
+MAX_DELAY = 3600.0  # seconds: the longest election timeout or heartbeat a simulation accepts
+MAX_LATENCY = 10.0  # seconds: the longest one-way latency or jitter
+MAX_DURATION = 36_000.0  # simulated seconds (ten hours)
+MAX_TIMER_EVENTS = 2_000_000  # timeouts a run may fire: duration / shortest timeout, per node
+
+
+def _check_events(duration: float, shortest: float, what: str = "duration") -> None:
+    if duration / shortest > MAX_TIMER_EVENTS:
+        raise ValueError(
+            f"{what} must be at most {MAX_TIMER_EVENTS:.0e} times the shortest timer "
+            f"({shortest:g} s), got {duration:g} s"
+        )
 
 
 def _check_nodes(nodes) -> int:
@@ -1362,8 +1383,8 @@ def _check_timeout(timeout) -> tuple[float, float]:
         lo, hi = timeout
     except (TypeError, ValueError):
         raise ValueError(f"timeout must be a pair (min, max) of seconds, got {timeout!r}") from None
-    lo = _check_number("timeout min", lo, 0.0, low_open=True)
-    hi = _check_number("timeout max", hi, 0.0, low_open=True)
+    lo = _check_number("timeout min", lo, 0.0, MAX_DELAY, low_open=True)
+    hi = _check_number("timeout max", hi, 0.0, MAX_DELAY, low_open=True)
     if lo > hi:
         raise ValueError(f"timeout must have min <= max, got ({lo:g}, {hi:g})")
     return lo, hi
@@ -1380,8 +1401,8 @@ def _check_loss(loss) -> float:
 def _latency(latency, jitter) -> Latency:
     if isinstance(latency, Latency):
         return latency
-    mean = _check_number("latency", latency, 0.0)
-    sd = _check_number("jitter", jitter, 0.0)
+    mean = _check_number("latency", latency, 0.0, MAX_LATENCY)
+    sd = _check_number("jitter", jitter, 0.0, MAX_LATENCY)
     if mean == 0.0 or sd == 0.0:
         if sd != 0.0:
             raise ValueError(f"jitter must be 0 when latency is 0, got {jitter!r}")
@@ -1600,9 +1621,10 @@ def simulate_election(
     lo, hi = _check_timeout(timeout)
     lat = _latency(latency, jitter)
     loss = _check_loss(loss)
-    duration = _check_number("duration", duration, 0.0, low_open=True)
+    duration = _check_number("duration", duration, 0.0, MAX_DURATION, low_open=True)
     hb = lo * HEARTBEAT_FRACTION if heartbeat is None else heartbeat
-    hb = _check_number("heartbeat", hb, 0.0, low_open=True)
+    hb = _check_number("heartbeat", hb, 0.0, MAX_DELAY, low_open=True)
+    _check_events(duration, min(hb, lo))
     zmax = _check_number("zab_max_interval", zab_max_interval, ZK_MIN_NOTIFICATION_INTERVAL)
     names = [f"s{i}" for i in range(1, nodes + 1)]
     fault_list = _check_faults(faults, names, duration)
@@ -1665,7 +1687,12 @@ def earliest_timeout_cdf(t, servers: int):
     section 9.1. Its mean is ``1 / (servers + 1)``.
     """
     s = _check_servers(servers)
-    t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+    t = np.asarray(t, dtype=float)
+    if np.isnan(t).any():
+        raise ValueError(
+            f"t must be numbers (0 at the timeout range's start, 1 at its end), got {t!r}"
+        )
+    t = np.clip(t, 0.0, 1.0)
     out = 1.0 - (1.0 - t) ** s
     return float(out) if out.ndim == 0 else out
 
@@ -1848,13 +1875,13 @@ def time_to_elect(
     n = _check_nodes(nodes)
     if n < 2:
         raise ValueError(f"nodes must be an integer in [2, 99] to crash a leader, got {nodes!r}")
-    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
-        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    trials = check_int("trials", trials, 1, 100_000)
     if crash not in ("uniform", "now"):
         raise ValueError(f"crash must be 'uniform' or 'now', got {crash!r}")
     lat = _latency(latency, jitter)
     loss = _check_loss(loss)
-    max_time = _check_number("max_time", max_time, 0.0, low_open=True)
+    max_time = _check_number("max_time", max_time, 0.0, MAX_DURATION, low_open=True)
+    _check_events(max_time, lo * HEARTBEAT_FRACTION, "max_time")
     noise = _check_number("timer_noise", timer_noise, 0.0)
     logs = _differing_logs(n) if differing_logs else [(1, 1)] * n
     hb = lo * HEARTBEAT_FRACTION
@@ -2005,7 +2032,12 @@ def leader_availability(
     n = _check_nodes(nodes)
     mtbf = _check_number("mtbf", mtbf, 0.0, low_open=True)
     mttr = _check_number("mttr", mttr, 0.0)
-    duration = _check_number("duration", duration, 0.0, low_open=True)
+    duration = _check_number("duration", duration, 0.0, MAX_DURATION, low_open=True)
+    if duration / (mtbf + mttr) > 100_000:
+        raise ValueError(
+            f"mtbf must allow at most 1e5 failures per server in {duration:g} s, got {mtbf:g} s"
+        )
+    _latency(latency, jitter)
     lat_mean = float(latency.mean) if isinstance(latency, Latency) else float(latency)
     rng = np.random.default_rng(seed)
     faults: list[tuple] = []

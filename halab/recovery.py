@@ -75,7 +75,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from halab import availability as av
+from halab.checks import check_instance, check_real
+from halab.checks import check_int as _count
+from halab.checks import non_negative as _non_negative
+from halab.checks import positive as _positive
 from halab.sim import Node, Record, Simulation
+
+MAX_EVENTS = 1_000_000  # crashes and restarts one simulation may hold
 
 __all__ = [
     "JITTERS",
@@ -118,31 +124,8 @@ YEAR = 365 * 24 * 3600.0  # seconds in a year of 365 days, as halab.availability
 
 
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
-def _positive(name: str, value: object, unit: str = "seconds") -> float:
-    v = _number(name, value)
-    if not 0 < v < math.inf:
-        raise ValueError(f"{name} must be a finite number > 0 {unit}, got {value!r}")
-    return v
-
-
-def _non_negative(name: str, value: object, unit: str = "seconds") -> float:
-    v = _number(name, value)
-    if not 0 <= v < math.inf:
-        raise ValueError(f"{name} must be a finite number >= 0 {unit}, got {value!r}")
-    return v
-
-
-def _count(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
-    return int(value)
+    """Any number but NaN: an infinite cap or reset time means "never"."""
+    return check_real(name, value, finite=False)
 
 
 def _check_backoff(base: object, cap: object, factor: object) -> tuple[float, float, float]:
@@ -372,7 +355,7 @@ class Backoff:
     """
 
     def __init__(self, policy: BackoffPolicy, rng: np.random.Generator | None = None) -> None:
-        self.policy = policy
+        self.policy = check_instance("policy", policy, BackoffPolicy)
         self.rng = np.random.default_rng(0) if rng is None else rng
         self.attempt: int | None = None
         self.streak = 0
@@ -763,7 +746,12 @@ def simulate_supervised(
     """
     mttf = _positive("mttf", mttf)
     horizon = _positive("horizon", horizon)
-    workers = _count("workers", workers, 1)
+    workers = _count("workers", workers, 1, 10_000)
+    if workers * horizon / mttf > MAX_EVENTS:
+        raise ValueError(
+            f"horizon must allow at most {MAX_EVENTS:.0e} crashes ({workers} workers, mttf "
+            f"{mttf:g} s), got {horizon:g} s"
+        )
     recovery = Recovery() if recovery is None else recovery
     if not isinstance(recovery, Recovery):
         raise ValueError(f"recovery must be a Recovery, got {recovery!r}")
@@ -833,7 +821,9 @@ def crash_loop(
     run_time = _non_negative("run_time", run_time)
     if recovery is None:
         recovery = Recovery(probe_period=0.0, decision=0.0, restart=0.0, warm_up=0.0)
+    check_instance("recovery", recovery, Recovery)
     if policy is not None:
+        check_instance("policy", policy, BackoffPolicy)
         recovery = Recovery(
             recovery.probe_period,
             recovery.failure_threshold,
@@ -841,6 +831,13 @@ def crash_loop(
             recovery.restart,
             recovery.warm_up,
             policy,
+        )
+    p = recovery.policy
+    cycle = run_time + recovery.restart + recovery.warm_up + min(p.cap, p.base * 2.0**20) / 2
+    if duration / cycle > MAX_EVENTS:
+        raise ValueError(
+            f"duration must allow at most {MAX_EVENTS:.0e} crashes of about {cycle:g} s each, "
+            f"got {duration:g} s"
         )
     sim = Simulation(seed=seed, trace=False)
     sup = sim.add(Supervisor("supervisor", recovery))

@@ -83,6 +83,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from halab.checks import check_choice as _choice
+from halab.checks import check_int as _count
+from halab.checks import check_real
+from halab.checks import non_negative as _non_negative
+from halab.checks import positive as _positive
 from halab.sim import Latency, Network, Node, Record, Simulation
 
 __all__ = [
@@ -117,28 +122,15 @@ SEMISYNC_TIMEOUT = 10.0  # seconds, MySQL's rpl_semi_sync_source_timeout default
 # --- argument checks ------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+MAX_REQUESTS = 1_000_000  # writes and reads one simulation may send
 
 
-def _non_negative(name: str, value: float) -> float:
-    if not (_is_number(value) and value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _positive(name: str, value: float) -> float:
-    if not (_is_number(value) and value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _count(name: str, value: int, low: int, high: int | None = None) -> int:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an integer in {allowed}, got {value!r}")
-    return int(value)
+def _check_requests(expected: float, what: str) -> None:
+    """Refuse a run that would send more than :data:`MAX_REQUESTS`: it would take minutes."""
+    if expected > MAX_REQUESTS:
+        raise ValueError(
+            f"{what} x duration must be at most {MAX_REQUESTS:.0e} requests, got {expected:.3g}"
+        )
 
 
 def _quorum(n: int, r: int, w: int) -> tuple[int, int, int]:
@@ -146,12 +138,6 @@ def _quorum(n: int, r: int, w: int) -> tuple[int, int, int]:
     r = _count("r", r, 1, n)
     w = _count("w", w, 1, n)
     return n, r, w
-
-
-def _choice(name: str, value: str, options: Sequence[str]) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
-    return value
 
 
 # --- closed forms ---------------------------------------------------------------------
@@ -244,7 +230,7 @@ def lost_on_promotion(ack_times: Iterable[float], crash_time: float, lag: float)
         ValueError: on a negative lag.
     """
     lag = _non_negative("lag", lag)
-    crash_time = float(crash_time)
+    crash_time = check_real("crash_time", crash_time)
     return sum(1 for a in ack_times if a <= crash_time < a + lag)
 
 
@@ -633,6 +619,7 @@ def simulate_failover(
         raise ValueError(
             f"duration must be > crash_at + detection + promotion = {promoted_at}, got {duration}"
         )
+    _check_requests(rate * duration, "rate")
 
     delay = Latency(latency, jitter, "normal") if jitter > 0 else Latency(latency)
     sim = Simulation(seed=seed, network=Network(latency=delay), trace=False)
@@ -730,8 +717,10 @@ def lost_writes_vs_lag(
     Returns:
         An array of shape ``(len(lags), runs)``: writes lost in each failover.
     """
-    runs = _count("runs", runs, 1)
+    runs = _count("runs", runs, 1, 10_000)
     lags = [_non_negative("lag", x) for x in lags]
+    if len(lags) * runs > 100_000:
+        raise ValueError(f"lags x runs must be at most 1e5 failovers, got {len(lags) * runs}")
     crash_at = 0.1 + max(lags, default=0.0)  # only the last ``lag`` seconds matter
     promotion = 0.01 + 4 * latency  # long enough for writes on the wire to land
     out = np.zeros((len(lags), runs), dtype=int)
@@ -976,10 +965,13 @@ def simulate_quorum(
     duration = _positive("duration", duration)
     write_rate = _non_negative("write_rate", write_rate)
     read_rate = _non_negative("read_rate", read_rate)
+    _check_requests((write_rate + read_rate) * duration, "write_rate + read_rate")
     latency = _positive("latency", latency)
     jitter = _non_negative("jitter", jitter)
     timeout = _positive("timeout", timeout)
     if partition is not None:
+        if isinstance(partition, (str, bytes)) or len(partition) != 2:
+            raise ValueError(f"partition must be (start, end) seconds, got {partition!r}")
         start = _non_negative("partition start", partition[0])
         end = _non_negative("partition end", partition[1])
         if end < start:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
+import re
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -159,6 +162,150 @@ def test_scoreboard_end_to_end(tmp_path):
     assert any("should be" in m for _, m in result.messages), result.messages
     board = grading.scoreboard([result])
     assert exercise in board and "✗" in board and "Traceback" not in board
+
+
+# --- the graded code cannot fool the grader --------------------------------------------------
+#
+# Each cheat is a prelude run when the learner's module is imported, followed by the exercise's
+# stub with every `raise NotImplementedError` turned into `return None` (wrong answers): if a
+# cheat worked, the exercise would show "passed".
+
+CHEATS = {
+    "imports solutions/": (
+        "import sys\nsys.path.insert(0, {root!r})\nfrom solutions.{exercise} import *  # noqa\n",
+        {grading.USED_SOLUTIONS},
+    ),
+    "patches the test module": (
+        "import gc, sys\n"
+        "for m in list(sys.modules.values()):\n"
+        "    if hasattr(m, 'EXERCISE') or hasattr(m, 'close'):\n"
+        "        m.close = lambda *a, **k: True\n"
+        "for f in gc.get_objects():\n"
+        "    if callable(f) and getattr(f, '__name__', '').startswith('test_'):\n"
+        "        f.__code__ = (lambda ex: None).__code__\n",
+        {"failed"},
+    ),
+    "forges the report, then os._exit(0)": (
+        "import json, os\n"
+        "fake = [{{'exercise': {exercise!r}, 'check': 'test_x', 'outcome': 'passed', 'message': ''}}]\n"
+        "for path in (os.environ.get('HALAB_REPORT', 'report.json'), 'junit.xml'):\n"
+        "    try:\n"
+        "        open(path, 'w').write(json.dumps(fake))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('collected 1 item', json.dumps(fake), '1 passed', flush=True)\n"
+        "os._exit(0)\n",
+        {"failed"},
+    ),
+    "replaces conftest._outcomes": (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('conftest', "
+        "{root!r} + '/tests/exercises/conftest.py')\n"
+        "c = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(c)\n"
+        "sys.modules['conftest'] = c\n"
+        "c._outcomes = [{{'exercise': {exercise!r}, 'check': 't', 'outcome': 'passed'}}] * 99\n"
+        "c._emit({{'kind': 'check', 'exercise': {exercise!r}, 'outcome': 'passed'}})\n",
+        {"failed"},
+    ),
+    "calls sys.exit(0) at import": ("import sys\nsys.exit(0)\n", {"failed"}),
+    "patches pytest's report hooks": (
+        "import _pytest.reports, _pytest.runner\n"
+        "_pytest.reports.TestReport.passed = property(lambda self: True)\n"
+        "_pytest.runner.call_and_report = lambda *a, **k: None\n",
+        {"failed"},
+    ),
+    "writes fake lines to every file descriptor": (
+        "import os\n"
+        "for fd in range(0, 64):\n"
+        "    try:\n"
+        '        os.write(fd, b\'0\' * 64 + b\' {{"kind": "done", "exitstatus": 0}}\\n\')\n'
+        "    except OSError:\n"
+        "        pass\n",
+        {"failed"},
+    ),
+    "kills the grader": ("import os\nos.kill(os.getppid(), 9)\n", {grading.GRADER_ERROR}),
+    "returns values that equal everything": (
+        "class Yes(float):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    __hash__ = float.__hash__\n"
+        "class Anything:\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def __bool__(self):\n        return True\n"
+        "RETURN = Anything()\n",
+        {"failed"},
+    ),
+    "loops forever at import": ("while True:\n    pass\n", {"failed"}),
+}
+
+
+def _cheat_source(exercise: str, prelude: str) -> str:
+    stub = grading.make_stub((ROOT / "solutions" / f"{exercise}.py").read_text())
+    body = re.sub(r"raise NotImplementedError\(.*\)", "return globals().get('RETURN')", stub)
+    return prelude.format(root=str(ROOT), exercise=exercise) + "\n" + body
+
+
+def test_cheats_are_caught(tmp_path, monkeypatch):
+    """Every cheat comes out "failed", "grader error" or "used solutions/", never "passed"."""
+    assert len(CHEATS) <= len(EXERCISES)
+    monkeypatch.setenv("HALAB_CALL_TIMEOUT", "8")
+    folder = tmp_path / "cheats"
+    folder.mkdir()
+    plan = dict(zip(EXERCISES, CHEATS.items()))
+    for exercise, (_cheat, (prelude, _allowed)) in plan.items():
+        (folder / f"{exercise}.py").write_text(_cheat_source(exercise, prelude))
+    results = {r.exercise: r for r in grading.grade(str(folder), list(plan), root=ROOT)}
+    report = []
+    for exercise, (cheat, (_prelude, allowed)) in plan.items():
+        result = results[exercise]
+        report.append(f"{cheat}: {result.status} ({result.messages[:1]})")
+        assert result.passed == 0 and result.status in allowed, "\n".join(report)
+    print("\n".join(report))
+    used = results[EXERCISES[0]]
+    assert used.used_solutions == used.total, "every check of a module that read solutions/"
+    assert "used solutions/: your code" in str(used.messages)
+
+
+def test_a_cheat_that_edits_the_grader_is_a_grader_error(tmp_path):
+    """Learner code that empties a grader file (it cannot write one: RLIMIT_FSIZE is 0) while
+    grading is caught by the fingerprint of the graders taken before and after."""
+    tests = tmp_path / "graders"
+    shutil.copytree(ROOT / "tests" / "exercises", tests)
+    exercise = EXERCISES[0]
+    prelude = (
+        f"open({str(tests / f'test_{exercise}.py')!r}, 'w').close()\n"
+        f"open({str(tests / 'forged.py')!r}, 'w').write('x = 1')\n"
+    )
+    (tmp_path / "cheat").mkdir()
+    (tmp_path / "cheat" / f"{exercise}.py").write_text(_cheat_source(exercise, prelude))
+    (result,) = grading.grade(str(tmp_path / "cheat"), [exercise], root=ROOT, tests=tests)
+    assert result.status == grading.GRADER_ERROR and result.passed == 0, result
+    assert "changed while grading" in result.messages[0][1]
+    assert not (tests / "forged.py").exists() or (tests / "forged.py").read_text() == ""
+
+
+def test_check_in_a_notebook_shows_a_cheat_without_traceback(tmp_path, capsys):
+    exercise = EXERCISES[0]
+    (tmp_path / "x").mkdir()
+    prelude = CHEATS["forges the report, then os._exit(0)"][0]
+    (tmp_path / "x" / f"{exercise}.py").write_text(_cheat_source(exercise, prelude))
+    result = grading.check(exercise, target=str(tmp_path / "x"))
+    shown = capsys.readouterr().out
+    assert result.status == "failed" and "Traceback" not in shown, shown
+    assert "exit status 0" in shown, shown
+
+
+def test_report_has_one_record_per_check(tmp_path):
+    exercise = EXERCISES[0]
+    path = tmp_path / "report.json"
+    assert grading.main(["--target", "solutions", "--only", exercise, "--report", str(path)]) == 0
+    records = json.loads(path.read_text())
+    assert [r["check"] for r in records] == grading.expected_checks(
+        ROOT / "tests" / "exercises" / f"test_{exercise}.py"
+    )
+    for record in records:
+        assert set(record) == {"exercise", "check", "points", "outcome", "message"}
+        assert record["outcome"] == "passed" and record["points"] == 1
 
 
 def test_resolve_short_names():

@@ -1,25 +1,56 @@
 """The grader's plumbing: which module is graded, and how each check's outcome is reported.
 
-Each ``test_exNN_<topic>.py`` sets ``EXERCISE = "exNN_<topic>"`` and takes the fixture
-``ex``: that module, loaded afresh from the folder named by ``HALAB_TARGET`` (default
-``exercises/``). A check that meets ``NotImplementedError`` is reported as "not attempted
-yet"; any other failure keeps only its message (no traceback) for the scoreboard, which
-``halab.grading`` reads from the JSON file named by ``HALAB_REPORT``.
+Each ``test_exNN_<topic>.py`` sets ``EXERCISE = "exNN_<topic>"`` and takes the fixture ``ex``:
+that module, loaded afresh for each check from the folder named by ``HALAB_TARGET`` (default
+``exercises/``) in a separate sandbox process (``halab.sandbox``). The checks call it as if it
+were local, but the learner's code never runs in this process, so it cannot touch the test
+module, pytest or the outcomes below. A check that meets ``NotImplementedError`` is reported as
+"not attempted yet"; any other failure keeps only its message (no traceback).
+
+Under ``python -m halab.grading`` (``HALAB_GRADER_FDS`` set) each outcome is written as one JSON
+line, prefixed with a nonce that the grading process sends on a private pipe, to a pipe that
+only this process holds; the process also makes itself non-dumpable, so that no other process
+of the same user can read its memory or open its pipes through ``/proc``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import traceback
 from pathlib import Path
 
 import pytest
 
+from halab.sandbox import CALL_TIMEOUT, RemoteModule, SandboxClient
+
 ROOT = Path(__file__).resolve().parents[2]
 NOT_ATTEMPTED = "not attempted yet"
-_outcomes: list[dict] = []
+USED_SOLUTIONS = "used solutions/"
+
+
+def _private_channel():
+    """(nonce, write fd) from the grading process, or (None, None) outside ``halab.grading``."""
+    fds = os.environ.pop("HALAB_GRADER_FDS", "")
+    if not fds:
+        return None, None
+    try:  # PR_SET_DUMPABLE = 4: /proc/<pid>/mem, fd and environ become unreadable to others
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    read_fd, write_fd = (int(x) for x in fds.split(","))
+    with os.fdopen(read_fd, "rb") as pipe:
+        nonce = pipe.read(64).decode()
+    return nonce, write_fd
+
+
+_NONCE, _OUT = _private_channel()
+
+
+def _emit(record: dict) -> None:
+    if _OUT is not None:
+        os.write(_OUT, f"{_NONCE} {json.dumps(record)}\n".encode())
 
 
 def target_folder() -> Path:
@@ -28,21 +59,29 @@ def target_folder() -> Path:
     return target if target.is_absolute() else ROOT / target
 
 
-def load(name: str, folder: Path | None = None):
-    """Import ``<folder>/<name>.py`` afresh, under a private module name."""
-    path = (folder or target_folder()) / f"{name}.py"
-    if not path.exists():
-        pytest.fail(f"{path} does not exist: copy it from the repository or run `make stubs`")
-    spec = importlib.util.spec_from_file_location(f"_graded_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _watched_solutions() -> Path | None:
+    """``solutions/``, whose files the graded code must not read, unless it is what is graded."""
+    solutions = Path(os.environ.get("HALAB_SOLUTIONS", ROOT / "solutions")).resolve()
+    return None if target_folder().resolve() == solutions else solutions
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """The sandbox process, started in an empty folder of its own (relative paths land there)."""
+    timeout = float(os.environ.get("HALAB_CALL_TIMEOUT", CALL_TIMEOUT))
+    cwd = tmp_path_factory.mktemp("sandbox")
+    client = SandboxClient(solutions=_watched_solutions(), cwd=cwd, timeout=timeout)
+    yield client
+    client.stop()
 
 
 @pytest.fixture
-def ex(request):
-    """The module under grading, named by the test file's ``EXERCISE``."""
-    return load(request.module.EXERCISE)
+def ex(request, sandbox):
+    """The module under grading, named by the test file's ``EXERCISE``, run in the sandbox."""
+    path = target_folder() / f"{request.module.EXERCISE}.py"
+    if not path.exists():
+        pytest.fail(f"{path} does not exist: copy it from the repository or run `make stubs`")
+    return RemoteModule(sandbox, path)
 
 
 def describe(excinfo) -> tuple[str, str]:
@@ -53,9 +92,13 @@ def describe(excinfo) -> tuple[str, str]:
     if isinstance(error, AssertionError):
         return "failed", str(error).split("\nassert ")[0].strip() or "a check failed"
     # an exception raised by the learner's code: name it and where it happened
-    frames = [f for f in traceback.extract_tb(excinfo.tb) if "tests" not in Path(f.filename).parts]
-    where = f" (at {Path(frames[-1].filename).name} line {frames[-1].lineno})" if frames else ""
-    return "failed", f"raised {type(error).__name__}: {error}{where}"
+    where = getattr(error, "halab_where", None)
+    at = f" (at {where[0]} line {where[1]})" if where else ""
+    return "failed", f"raised {type(error).__name__}: {error}{at}"
+
+
+def pytest_collection_finish(session):
+    _emit({"kind": "collected", "checks": [item.name for item in session.items]})
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -66,19 +109,22 @@ def pytest_runtest_makereport(item, call):
     # one outcome per check: its call, or the setup that failed before it (a missing file)
     if exercise is None or (report.when != "call" and not report.failed):
         return
-    if report.passed:
-        _outcomes.append(
-            {"exercise": exercise, "check": item.name, "outcome": "passed", "message": ""}
-        )
+    record = {"kind": "check", "exercise": exercise, "check": item.name}
+    client = item.funcargs.get("sandbox") if hasattr(item, "funcargs") else None
+    flags = list(client.flags) if client is not None else []
+    if flags:
+        record.update(outcome=USED_SOLUTIONS, message=f"{USED_SOLUTIONS}: your code {flags[0]}")
+        report.outcome, report.longrepr = "failed", record["message"]
+    elif report.passed:
+        record.update(outcome="passed", message="")
     elif call.excinfo is not None:
         kind, message = describe(call.excinfo)
-        _outcomes.append(
-            {"exercise": exercise, "check": item.name, "outcome": kind, "message": message}
-        )
+        record.update(outcome=kind, message=message)
         report.longrepr = message
+    else:
+        return
+    _emit(record)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("HALAB_REPORT")
-    if path:
-        Path(path).write_text(json.dumps(_outcomes, indent=1))
+    _emit({"kind": "done", "exitstatus": int(exitstatus)})

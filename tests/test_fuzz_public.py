@@ -1,0 +1,403 @@
+"""Bad input gets a clear error everywhere: a fuzzer over every public function of the models.
+
+Each public function (``__all__``, or the public names a module defines) is called with one or
+two of its arguments replaced by a bad value (NaN, ±inf, -1, 0, a huge number, a string, None,
+a bool, an empty list), the others set to a value that is valid for it. It may succeed (some bad
+values are fine for some parameters), but it must not raise anything other than ``ValueError`` or
+``TypeError``, and no call may take more than :data:`LIMIT` seconds. Records (dataclasses,
+NamedTuples) that do not check their fields, exceptions and the kernel's node classes are left
+out: they hold values and do not check them. ``halab.live``, the widgets and the plots are not fuzzed here.
+
+Deterministic: Hypothesis runs derandomized, so a failure comes back on every run; the message
+names the call, which can be pasted into a shell to replay it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import math
+import signal
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+MODULES = [
+    "halab.availability",
+    "halab.balancing",
+    "halab.capstone",
+    "halab.checks",
+    "halab.detection",
+    "halab.election",
+    "halab.recovery",
+    "halab.replication",
+    "halab.sim",
+]
+LIMIT = 10  # seconds a single call may take
+BAD = [
+    math.nan,
+    math.inf,
+    -math.inf,
+    -1,
+    0,
+    -1e-9,
+    1e308,
+    10**30,
+    "2",
+    None,
+    True,
+    [],
+]
+
+# Valid values for required (or expensive) parameters, by parameter name; ``(function, name)``
+# wins over the name alone. Sizes are small so that a valid call takes milliseconds.
+VALID = {
+    "mttf": 500.0,
+    "mttr": 2.0,
+    "a": 0.99,
+    "n": 3,
+    "k": 2,
+    "r": 2,
+    "w": 2,
+    "t": 1.0,
+    "hours": 10.0,
+    "failures": 3,
+    "components": 10,
+    "rate": 2.0,
+    "beta": 0.1,
+    "failover_time": 0.1,
+    "horizon": 1000.0,
+    "slo": 0.999,
+    "incidents_minutes": [5.0, 10.0],
+    "period": "month",
+    "servers": 4,
+    "load": 0.5,
+    "q": 0.9,
+    "i": 2,
+    "d": 2,
+    "skew": 2.0,
+    "weights": {"a": 2, "b": 1},
+    "shares": [0.5, 0.5],
+    "speeds": None,
+    "requests": 500,
+    "policy": "round_robin",
+    "name": "round_robin",
+    "timeout": 1.0,
+    "interval": 1.0,
+    "duration": 5.0,
+    "delay": 0.01,
+    "loss": 0.1,
+    "elapsed": 1.5,
+    "mean": 1.0,
+    "std": 0.2,
+    "threshold": 8.0,
+    "latency": 0.01,
+    "nodes": 5,
+    "alive": [1, 2, 3],
+    "epoch": 1,
+    "counter": 2,
+    "last_log_term": 1,
+    "last_log_index": 2,
+    "my_last_log_term": 1,
+    "my_last_log_index": 2,
+    "lag": 0.5,
+    "lags": [0.1, 0.5],
+    "ack_times": [0.1, 0.2, 0.3],
+    "crash_time": 0.25,
+    "minority": 1,
+    "times": [0.1, 1.0],
+    "replies": [(1, "a"), (2, "b")],
+    "attempt": 3,
+    "attempts": 5,
+    "data": 10.0,
+    "copy_rate": 2.0,
+    "crashes": 3,
+    "value": 0.5,
+    "options": ("a", "b"),
+    "seed": 0,
+    "runs": 3,
+    "trials": 20,
+    ("election.time_to_elect", "runs"): 5,
+    ("election.simulate_election", "duration"): 1.0,
+    ("replication.simulate_failover", "writes"): 50,
+    ("recovery.crash_loop", "duration"): 100.0,
+    ("recovery.simulate_supervised", "mttf"): 100.0,
+    ("recovery.simulate_supervised", "horizon"): 2000.0,
+    ("balancing.workload", "requests"): 200,
+    ("balancing.simulate", "requests"): 500,
+    ("balancing.split_loads", "speeds"): [1.0, 1.0],
+    ("balancing.theory_survival", "t"): 1.0,
+    ("checks.check_real", "name"): "x",
+    ("checks.check_int", "name"): "x",
+    ("checks.check_prob", "name"): "x",
+    ("checks.check_choice", "name"): "x",
+    ("checks.positive", "name"): "x",
+    ("checks.non_negative", "name"): "x",
+    ("checks.negative", "name"): "x",
+    ("checks.probability", "name"): "x",
+    ("checks.check_choice", "value"): "a",
+}
+
+
+class Make:
+    """A valid object built when first needed (a detector, a run, a design)."""
+
+    def __init__(self, build):
+        self.build = build
+        self.value = None
+
+    def get(self):
+        if self.value is None:
+            self.value = self.build()
+        return self.value
+
+
+def _heartbeat_run():
+    from halab import detection
+
+    return detection.simulate_heartbeats(1.0, 30.0, seed=1)
+
+
+OBJECTS = {
+    "design": Make(lambda: importlib.import_module("halab.capstone").Design()),
+    "detector": Make(lambda: importlib.import_module("halab.detection").FixedTimeoutDetector(2.0)),
+    "detectors": Make(
+        lambda: [importlib.import_module("halab.detection").FixedTimeoutDetector(2.0)]
+    ),
+    "run": Make(_heartbeat_run),
+    "arrivals": [0.0, 1.0, 2.5, 3.0],
+    "model": Make(
+        lambda: importlib.import_module("halab.availability").active_passive_model(500, 2, 0.1)
+    ),
+    ("availability.simulate_system", "components"): [(500.0, 2.0), (400.0, 3.0)],
+    ("availability.simulate_system", "structure"): all,
+    "recovery": Make(lambda: importlib.import_module("halab.recovery").Recovery()),
+    ("recovery.Backoff", "policy"): Make(
+        lambda: importlib.import_module("halab.recovery").BackoffPolicy()
+    ),
+    "voter": Make(
+        lambda: importlib.import_module("halab.election").Voter(
+            term=1, voted_for=None, last_log_term=1, last_log_index=2
+        )
+    ),
+    "request": Make(lambda: importlib.import_module("halab.election").RequestVote(2, "s2", 1, 2)),
+    "new": Make(lambda: importlib.import_module("halab.election").ZabVote(1, 5, 2)),
+    "current": Make(lambda: importlib.import_module("halab.election").ZabVote(1, 4, 3)),
+    "trace": [],
+}
+
+
+def _is_record(obj) -> bool:
+    """A class that only holds values (a dataclass that checks nothing, a tuple, an error)."""
+    return inspect.isclass(obj) and (
+        (dataclasses.is_dataclass(obj) and not hasattr(obj, "__post_init__"))
+        or issubclass(obj, (tuple, BaseException))
+        or any(c.__name__ == "Node" for c in obj.__mro__)
+    )
+
+
+def _public(module):
+    names = getattr(module, "__all__", None) or [
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_") and getattr(v, "__module__", None) == module.__name__
+    ]
+    for name in sorted(names):
+        obj = getattr(module, name)
+        if (
+            callable(obj)
+            and not _is_record(obj)
+            and getattr(obj, "__module__", "") == module.__name__
+        ):
+            yield f"{module.__name__.removeprefix('halab.')}.{name}", obj
+
+
+FUNCTIONS = [pair for m in MODULES for pair in _public(importlib.import_module(m))]
+
+
+def _parameters(qualname, fn):
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # pragma: no cover
+        return [], {}
+    names, valid = [], {}
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in ("self", "rng"):
+            continue
+        names.append(p.name)
+        made = OBJECTS.get((qualname, p.name), OBJECTS.get(p.name))
+        if made is not None and ((qualname, p.name) in OBJECTS or p.default is p.empty):
+            valid[p.name] = made.get() if isinstance(made, Make) else made
+        elif (qualname, p.name) in VALID:
+            valid[p.name] = VALID[(qualname, p.name)]
+        elif p.name in VALID and (p.default is p.empty or p.name in ("requests", "duration")):
+            valid[p.name] = VALID[p.name]
+        elif p.default is p.empty:
+            valid[p.name] = 1
+    return names, valid
+
+
+class _Timeout(BaseException):
+    """Raised in the main thread when a call runs over its limit."""
+
+
+def _call(fn, kwargs):
+    def alarm(signum, frame):
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, LIMIT)
+    try:
+        fn(**kwargs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _shown(qualname, kwargs):
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    return f"halab.{qualname}({args})"
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="SIGALRM")
+@pytest.mark.parametrize(("qualname", "fn"), FUNCTIONS, ids=[q for q, _ in FUNCTIONS])
+@settings(
+    derandomize=True,
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_bad_values_get_value_or_type_errors(qualname, fn, data):
+    names, valid = _parameters(qualname, fn)
+    if not names:
+        return
+    kwargs = dict(valid)
+    for name in data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)):
+        kwargs[name] = data.draw(st.sampled_from(BAD), label=name)
+    try:
+        _call(fn, kwargs)
+    except (ValueError, TypeError):
+        pass
+    except _Timeout:
+        raise AssertionError(f"{_shown(qualname, kwargs)} ran for more than {LIMIT} s") from None
+    except Exception as error:  # noqa: BLE001 - any other exception is the bug this finds
+        raise AssertionError(
+            f"{_shown(qualname, kwargs)} raised {type(error).__name__}: {error}"
+        ) from error
+
+
+def test_every_model_is_fuzzed():
+    modules = {q.split(".")[0] for q, _ in FUNCTIONS}
+    assert modules == {m.removeprefix("halab.") for m in MODULES}
+    assert len(FUNCTIONS) >= 80, len(FUNCTIONS)
+
+
+def test_the_valid_values_are_valid():
+    """The baseline is worth something only if most functions accept it as it is."""
+    failures = []
+    for qualname, fn in FUNCTIONS:
+        _names, valid = _parameters(qualname, fn)
+        try:
+            _call(fn, valid)
+        except (ValueError, TypeError) as error:
+            failures.append(f"{_shown(qualname, valid)}: {error}")
+    assert len(failures) <= len(FUNCTIONS) // 3, "\n".join(failures)
+
+
+def test_numpy_values_are_numbers():
+    from halab import availability
+
+    assert availability.availability(np.float64(500), np.int64(2)) == pytest.approx(500 / 502)
+
+
+# NaN is never a valid number: where the valid call succeeds, NaN in any numeric parameter must
+# be refused. (Infinity is fine where it means "never", e.g. a backoff cap.) is_number only
+# classifies; sim.Timer is the kernel's own handle; a seed is unused without jitter;
+# theory_survival takes the NaN that theory_response_time gives where there is no closed form.
+NAN_EXEMPT = {
+    "checks.is_number",
+    "sim.Timer",
+    ("recovery.backoff_schedule", "seed"),
+    ("balancing.theory_survival", "t"),
+}
+
+
+def _nan_cases():
+    for qualname, fn in FUNCTIONS:
+        if qualname in NAN_EXEMPT:
+            continue
+        names, valid = _parameters(qualname, fn)
+        sig = inspect.signature(fn)
+        for name in names:
+            base = valid.get(name, sig.parameters[name].default)
+            numeric = isinstance(base, (int, float)) and not isinstance(base, bool)
+            if numeric and (qualname, name) not in NAN_EXEMPT:
+                yield pytest.param(qualname, fn, valid, name, id=f"{qualname}({name}=nan)")
+
+
+_BASELINE: dict[str, bool] = {}  # qualname -> whether its valid values are accepted
+
+
+def _accepts(qualname, fn, valid) -> bool:
+    if qualname not in _BASELINE:
+        try:
+            _call(fn, valid)
+            _BASELINE[qualname] = True
+        except (ValueError, TypeError):
+            _BASELINE[qualname] = False
+    return _BASELINE[qualname]
+
+
+@pytest.mark.parametrize(("qualname", "fn", "valid", "name"), list(_nan_cases()))
+def test_nan_is_refused(qualname, fn, valid, name):
+    if not _accepts(qualname, fn, valid):
+        pytest.skip("the valid values are not valid for this function")
+    with pytest.raises((ValueError, TypeError)):
+        _call(fn, {**valid, name: math.nan})
+
+
+def test_one_rule_for_numbers():
+    """halab.checks: the rule every model follows, with the parameter and range in the message."""
+    from halab import availability, balancing, detection, recovery, replication
+    from halab.checks import check_int, check_real
+
+    for call in (
+        lambda v: availability.availability(v, 2),
+        lambda v: detection.phi(v, 1.0, 0.2),
+        lambda v: replication.expected_lost_writes(v, 0.5),
+        lambda v: recovery.backoff_delay(3, base=v),
+        lambda v: balancing.erlang_c(4, v),
+    ):
+        for bad in ("2", True, math.nan, None):
+            with pytest.raises((ValueError, TypeError)):
+                call(bad)
+    with pytest.raises(ValueError, match=r"mttf must be a finite number > 0, got '2'"):
+        availability.availability("2", 2)
+    with pytest.raises(ValueError, match=r"loss must be in \[0, 1\), got nan"):
+        detection.simulate_heartbeats(loss=math.nan)
+    assert check_real("cap", math.inf, 0, finite=False) == math.inf
+    with pytest.raises(ValueError, match=r"cap must be a finite number >= 0, got inf"):
+        check_real("cap", math.inf, 0)
+    assert check_int("n", 3.0, 1) == 3 and check_int("n", np.int64(3), 1) == 3
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 10\], got 11"):
+        check_int("n", 11, 1, 10)
+
+
+def test_the_hangs_of_issue_15_are_refused_at_once():
+    from halab import availability, balancing, capstone, election
+
+    with pytest.raises(ValueError, match="jitter"):
+        election.time_to_elect(jitter=1e308)
+    assert balancing.supermarket_tail(0.5, i=100_000) == 0.0
+    with pytest.raises(ValueError, match="i must be"):
+        balancing.supermarket_tail(0.5, i=10**30)
+    with pytest.raises(ValueError, match="rate"):
+        capstone.predict(capstone.Design(), rate=math.nan)
+    got = availability.simulate_system([(500, 2), (400, 3)], all, horizon=1000)
+    assert 0.9 < got <= 1.0
