@@ -136,7 +136,11 @@ class ReplicationTrial:
             a semi-sync primary that had fallen back), 0 for semi-sync
             (:func:`halab.replication.expected_lost_writes`, :func:`~halab.replication.simulate_failover`).
         predicted_visible: the model's visible writes lost (``simulate_failover``'s
-            ``lost_visible_ids`` with these settings; for async the same as ``predicted``).
+            ``lost_visible_ids`` with these settings, an open-loop client; for async the same
+            as ``predicted``).
+        counted: the model applied to this trial's own acknowledgement times:
+            :func:`halab.replication.lost_on_promotion` (the writes acknowledged within
+            ``lag`` before the kill) for async or a fallen-back semi-sync, else 0.
         lag: seconds, the measured receive lag: the median over the trial's writes of the
             time the promoted replica's IO thread had the write (``Gtid_IO_Pos``) minus the
             time its INSERT was acknowledged: the proxy's one-way ``delay`` plus what the
@@ -161,6 +165,7 @@ class ReplicationTrial:
     lost_visible: int
     predicted: float
     predicted_visible: float
+    counted: int
     lag: float
     apply_lag: float
     delay: float
@@ -170,6 +175,17 @@ class ReplicationTrial:
     promoted: int
     fallback: bool
     kill_t: float
+
+    @property
+    def steady(self) -> bool:
+        """Whether the writers kept their pace (the model's premise: a steady rate).
+
+        On a machine loaded by other work, a process can stall for a fraction of a second;
+        the writers then fall behind and burst to catch up, and the lag swells. A trial whose
+        writers kept at least 80% of the asked rate overall, and between half and one and a
+        half times it just before the kill, is steady.
+        """
+        return self.achieved >= 0.8 * self.rate and 0.5 <= self.recent_rate / self.rate <= 1.5
 
     @property
     def label(self) -> str:
@@ -825,7 +841,7 @@ class MariaDB(Engine):
         time.sleep(max(0.0, t0 + duration - time.monotonic()))
         fallback = self.mode == "semisync" and not self.semisync_on()
         kill_t = self.kill(old)
-        killed_at = time.monotonic()
+        killed_at = self.t0 + kill_t  # the instant of the SIGKILL, on time.monotonic()
         load.join()
         reader.join()
         new = self.promote()
@@ -843,6 +859,10 @@ class MariaDB(Engine):
         window = min(RATE_WINDOW, seconds)  # the rate the crash met: the writes just before it
         recent = sum(1 for t in acks.values() if killed_at - window < t <= killed_at) / window
         predicted, predicted_visible = self._prediction(recent, lag, fallback)
+        counted = 0
+        if self.mode == "async" or fallback:
+            ack_times = [t for t in acks.values() if t <= killed_at]
+            counted = replication.lost_on_promotion(ack_times, killed_at, max(lag, 0.0))
         self.emit("lost", new, f"{lost} acknowledged writes lost ({lost_visible} seen)")
         trial = ReplicationTrial(
             mode=self.mode,
@@ -855,6 +875,7 @@ class MariaDB(Engine):
             lost_visible=lost_visible,
             predicted=predicted,
             predicted_visible=predicted_visible,
+            counted=counted,
             lag=lag,
             apply_lag=apply_lag,
             delay=self.delay,
