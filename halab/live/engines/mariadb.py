@@ -57,7 +57,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import threading
@@ -70,7 +69,7 @@ from typing import ClassVar
 from halab import replication
 from halab.live.engines._base import MAX_NODES, Engine, check_number, wait_for
 from halab.live.engines.crashproxy import CrashProxy
-from halab.live.events import KINDS, Event
+from halab.live.events import Event
 
 MODES = ("async", "semisync")
 WAIT_POINTS = ("AFTER_SYNC", "AFTER_COMMIT")
@@ -89,8 +88,6 @@ CATCH_UP = 30.0  # seconds a replica may take to catch up before a trial
 PROBE = 0.005  # seconds between two looks of a lag probe or a reader
 RATE_WINDOW = 0.5  # seconds before a kill over which the prediction's write rate is measured
 MASTER_CONNECT_RETRY = 1  # seconds between a replica's reconnection attempts
-_FALLBACK_KIND = "fallback" if "fallback" in KINDS else "fail"
-_CRASH_KIND = "crash" if "crash" in KINDS else "lost"
 
 
 def _pymysql():
@@ -645,28 +642,25 @@ class MariaDB(Engine):
     def kill(self, i: int) -> float:
         """SIGKILL node ``i`` and crash its replication link in the same instant (engine s).
 
-        The link is frozen just before the SIGKILL (nothing more is delivered), then the bytes
-        in flight are dropped and both sides reset: what a host crash does to its link.
+        The link is frozen just before the SIGKILL (nothing more is delivered), and right after
+        it (:meth:`_on_kill`) the bytes in flight are dropped and both sides reset: what a host
+        crash does to its link.
         """
         self._check_node(i)
-        pid = self.pid(i)
-        if pid is None:
-            raise RuntimeError(f"node {i} is not running")
         proxy = self.proxies[i] if self.proxies else None
         if proxy is not None:
             proxy.freeze()
-        t = self.now()
-        os.kill(pid, signal.SIGKILL)
-        dropped = proxy.crash() if proxy is not None else 0
-        self.emit("kill", i, f"SIGKILL to pid {pid}", t)
-        if proxy is not None:
-            self.emit(_CRASH_KIND, i, f"crash proxy dropped {dropped} bytes in flight")
-        guard = self._res.guards.get(i)
-        if guard is not None:  # the guard sees its child die, clears its group and exits
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                guard.wait(5.0)
-        self._res.stop_nodes([i], grace=0)
-        return t
+        try:
+            return super().kill(i)
+        finally:
+            if proxy is not None:
+                proxy.frozen = False  # a failed kill must not leave the link frozen
+
+    def _on_kill(self, i: int) -> None:
+        """Right after the SIGKILL: the host is gone, so is what was in flight on its link."""
+        if self.proxies:
+            dropped = self.proxies[i].crash()
+            self.emit("crash", i, f"crash proxy dropped {dropped} bytes in flight")
 
     def revive(self, i: int, *, timeout: float | None = None) -> float:
         """Start node ``i`` again and make it a replica of the current primary (engine s).
@@ -917,7 +911,7 @@ class MariaDB(Engine):
                 cur.execute(f"INSERT INTO {table} (id) VALUES (1)")
                 waited = time.monotonic() - start
                 after = self.semisync_on()
-                self.emit(_FALLBACK_KIND, self.primary, f"semi-sync OFF after {waited:.2f} s")
+                self.emit("fallback", self.primary, f"semi-sync OFF after {waited:.2f} s")
                 times = []
                 for n in range(later_writes):
                     start = time.monotonic()
