@@ -125,7 +125,8 @@ class DownAfterResult:
         spurious_failovers: failovers with no crash: the ``+promoted-slave`` seen beyond one
             per kill (after a stall, or a new primary failed over again at once).
         model_detection_s: the fixed-timeout model's mean detection time, seconds.
-        model_mistakes: stalls the model suspects (a fixed timeout of ``down_after_ms``).
+        model_mistakes: the stalls the model expects some Sentinel to suspect (random phases,
+            see :func:`model_detection`).
     """
 
     down_after_ms: int
@@ -136,7 +137,7 @@ class DownAfterResult:
     spurious_odown: int
     spurious_failovers: int
     model_detection_s: float
-    model_mistakes: int
+    model_mistakes: float
 
     @property
     def failover_median_s(self) -> float:
@@ -157,51 +158,76 @@ def sweep_table(rows) -> str:
             f"{r.down_after_ms:>8} ms {r.failover_median_s:>10.2f} "
             f"{(np.median(write) if write else math.nan):>8.2f} {r.model_detection_s:>9.2f}  "
             f"{len(r.pauses_s):>6} {r.spurious_sdown:>5} {r.spurious_odown:>5} "
-            f"{r.spurious_failovers:>8} {r.model_mistakes:>5}"
+            f"{r.spurious_failovers:>8} {r.model_mistakes:>5.1f}"
         )
     return "\n".join(lines)
 
 
 def model_detection(
     down_after_ms: float,
+    stalls_s=(),
     *,
-    pauses: tuple[tuple[float, float], ...] = (),
-    duration: float | None = None,
+    sentinels: int = 3,
+    repeats: int = 50,
     crashes: int = 200,
     seed: int = 0,
 ):
-    """halab's fixed-timeout model of one Sentinel watching the primary.
+    """halab's fixed-timeout model of the Sentinels watching the primary.
 
     Sentinel sends a PING ``ping_period = min(1 s, down_after)`` after the last reply and marks
     the primary down once a PING stays unanswered for ``down_after`` (``sentinel.c``:
     ``elapsed = now - act_ping_time``, the oldest pending PING). Measured from the last reply,
     that is a fixed timeout of ``down_after + ping_period`` on heartbeats every
     ``ping_period``: :class:`~halab.detection.FixedTimeoutDetector` on
-    :func:`~halab.detection.simulate_heartbeats` over a 0.2 ms loopback. ``pauses`` are
-    ``(start, seconds)`` stalls of the primary.
+    :func:`~halab.detection.simulate_heartbeats` over a 0.2 ms loopback.
+
+    A stall of ``p`` seconds is suspected or not depending on where in the PING period it
+    starts, so each stall length is tried ``repeats`` times at seeded random phases (the
+    kernel's ``sim.pause``); ``sentinels`` Sentinels watch at independent phases, and a stall
+    counts when at least one of them suspects it: ``1 - (1 - f) ** sentinels`` for a fraction
+    ``f`` of phases.
+
+    Args:
+        down_after_ms: ``down-after-milliseconds``, 1 to 3600000.
+        stalls_s: stall lengths, seconds (each in (0, 60]).
+        sentinels: independent watchers, 1 to 9.
+        repeats: phases tried per stall length, 1 to 1000.
+        crashes: crash times :func:`~halab.detection.measure_qos` tries, ``>= 1``.
+        seed: seed of the runs and of the phases.
 
     Returns:
-        ``(qos, mistakes)``: the :class:`~halab.detection.QoS` of the run with the stalls (its
+        ``(qos, expected)``: the :class:`~halab.detection.QoS` of a stall-free run (its
         ``detection_time`` is the mean T_D of a silent crash, between ``down_after`` and
-        ``down_after + ping_period``), and how many stalls the detector suspected.
+        ``down_after + ping_period``), and the expected number of ``stalls_s`` some Sentinel
+        suspects.
     """
     from halab.detection import FixedTimeoutDetector, measure_qos, replay, simulate_heartbeats
 
     down_after = check_number("down_after_ms", down_after_ms, 1, 3_600_000) / 1000.0
+    stalls = [float(check_number("stalls_s", p, 1e-6, 60.0)) for p in stalls_s]
+    check_number("sentinels", sentinels, 1, 9, integer=True)
+    check_number("repeats", repeats, 1, 1000, integer=True)
     interval = min(SENTINEL_PING_PERIOD, down_after)
-    if duration is None:
-        end = max((s + p for s, p in pauses), default=0.0)
-        duration = max(60.0, end + 10.0 * interval)
-    run = simulate_heartbeats(
-        interval=interval, duration=duration, delay=0.0002, pauses=pauses, seed=seed
-    )
     detector = FixedTimeoutDetector(down_after + interval)
+    run = simulate_heartbeats(interval=interval, duration=60.0, delay=0.0002, seed=seed)
     qos = measure_qos(detector, run, crashes=crashes, seed=seed)
-    sus = replay(detector, run.arrivals)
-    mistakes = sum(
-        bool(np.any((sus.start >= s) & (sus.start <= s + p + interval))) for s, p in pauses
-    )
-    return qos, int(mistakes)
+    rng = np.random.default_rng(seed)
+    expected = 0.0
+    for p in stalls:
+        gap = 2.0 * (p + down_after + interval) + 1.0
+        starts = gap * np.arange(1, repeats + 1) + rng.uniform(0.0, interval, size=repeats)
+        run = simulate_heartbeats(
+            interval=interval,
+            duration=float(starts[-1] + gap),
+            delay=0.0002,
+            pauses=[(float(t), p) for t in starts],
+            seed=seed,
+        )
+        sus = replay(detector, run.arrivals)
+        hit = [bool(np.any((sus.start >= t) & (sus.start <= t + p + interval))) for t in starts]
+        f = float(np.mean(hit))
+        expected += 1.0 - (1.0 - f) ** sentinels
+    return qos, expected
 
 
 def failovers(events, after: float, before: float = math.inf) -> list[SentinelEvent]:
@@ -395,24 +421,27 @@ class RedisSentinel(Engine):
         password = self.password
 
         def run() -> None:
-            while not stop.is_set():
+            while not stop.is_set() and ref() is not None:  # an engine dropped unstopped: end
+                sub = None
                 try:
-                    c = _client(port, password)
-                    sub = c.pubsub(ignore_subscribe_messages=True)
+                    sub = _client(port, password).pubsub(ignore_subscribe_messages=True)
                     sub.psubscribe("*")
                     while not stop.is_set():
                         msg = sub.get_message(timeout=0.2)
-                        if msg is None or msg.get("type") != "pmessage":
-                            continue
                         engine = ref()
                         if engine is None:
                             return
-                        event = SentinelEvent(engine.now(), k, msg["channel"], str(msg["data"]))
-                        log.append(event)
-                        engine._note(event)
+                        if msg is not None and msg.get("type") == "pmessage":
+                            event = SentinelEvent(engine.now(), k, msg["channel"], str(msg["data"]))
+                            log.append(event)
+                            engine._note(event)
                         del engine
                 except Exception:
                     stop.wait(0.2)
+                finally:
+                    if sub is not None:
+                        with contextlib.suppress(Exception):
+                            sub.close()
 
         thread = threading.Thread(target=run, name=f"halab-sentinel-{k}", daemon=True)
         thread.start()
@@ -582,6 +611,8 @@ class RedisSentinel(Engine):
         if not self.wait_settled(timeout):
             raise RuntimeError("the Sentinels were not settled before the kill")
         old = self.leader()
+        if old is None:
+            raise RuntimeError("no Sentinel names a primary")
         writer = self.master_client()
         writer.set("halab:before", trial)
         kill_t = self.kill(old)
@@ -695,8 +726,7 @@ class RedisSentinel(Engine):
                     self.emit("failover", self.leader(), f"spurious: a {p:g} s stall, no crash")
             self.wait_settled(timeout)
             switch = max(switch, len(failovers(self.events, row_t)) - kills)
-            spaced = tuple((20.0 * (n + 1), p) for n, p in enumerate(pauses))
-            qos, mistakes = model_detection(ms, pauses=spaced)
+            qos, mistakes = model_detection(ms, pauses, sentinels=self.sentinels)
             rows.append(
                 DownAfterResult(
                     down_after_ms=ms,
