@@ -46,6 +46,14 @@ minus the time the INSERT was acknowledged -- the proxy's one-way delay plus wha
 IO threads add -- and predicts ``rate x lag``. The apply lag (received -> visible, the SQL
 thread) is measured and reported beside it but not counted: the promotion waits until the
 relay log is applied, so only what had not *arrived* is lost.
+
+Two more differences. The drill's writers are closed-loop (each waits for its OK before the
+next INSERT), the model's client open-loop: under semi-sync a writer does at most one commit
+per ``delay`` (only primary -> replica is delayed), and with AFTER_COMMIT at most one row per
+writer can be seen on the primary and then lost, where the model's client loses the rows of a
+whole round trip. And nothing detects the crash here: the drill promotes as soon as the kill
+returns, so ``failover_s`` is the promotion alone (catch-up wait, ``STOP SLAVE``, ``CHANGE
+MASTER`` on the others), not the model's detection plus promotion.
 """
 
 from __future__ import annotations
@@ -120,8 +128,9 @@ class ReplicationTrial:
         mode: ``"async"`` or ``"semisync"``.
         wait_point: ``"AFTER_SYNC"`` or ``"AFTER_COMMIT"`` (``None`` in async mode).
         rate: writes per second asked of the writers.
-        achieved: acknowledged writes per second actually done (semi-sync waits for a round
-            trip per commit, so it falls short of ``rate``).
+        achieved: acknowledged writes per second actually done (under semi-sync each commit
+            waits for a replica's acknowledgement, one proxy delay here, so it falls short of
+            ``rate``).
         recent_rate: acknowledged writes per second in the last :data:`RATE_WINDOW` seconds
             before the kill: the λ of the prediction (a loaded machine stalls writers now
             and then; the crash loses what was written just before it).
@@ -142,8 +151,9 @@ class ReplicationTrial:
             time the promoted replica's IO thread had the write (``Gtid_IO_Pos``) minus the
             time its INSERT was acknowledged: the proxy's one-way ``delay`` plus what the
             dump and IO threads add (negative under semi-sync: the ack waits for it).
-        apply_lag: seconds from received to visible on the replica (its SQL thread), median;
-            not part of the loss: the promotion waits until the relay log is applied.
+        apply_lag: seconds from received to visible on the replica (its SQL thread), median
+            (0 when below the probe's 5 ms resolution); not part of the loss: the promotion
+            waits until the relay log is applied.
         delay: the proxy's one-way delay, seconds.
         seconds: seconds of writing before the kill.
         failover_s: seconds from the SIGKILL until the promoted replica took writes.
