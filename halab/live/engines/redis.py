@@ -684,7 +684,7 @@ class RedisSentinel(Engine):
         *,
         kills: int = 1,
         pauses_s=PAUSES_S,
-        settle: float = 3.0,
+        settle: float = 2.0,
         timeout: float = 30.0,
     ) -> tuple[DownAfterResult, ...]:
         """For each ``down-after-milliseconds``: the failover time of ``kills`` kills, and how
