@@ -270,9 +270,10 @@ class FallbackRecord:
 class _Writers:
     """``writers`` threads inserting numbered rows at ``rate`` per second in all, autocommit.
 
-    Writer ``j`` writes ids ``j + 1, j + 1 + writers, ...`` on a fixed schedule (it does not
-    skip ids when it falls behind); an id is *acknowledged* when its INSERT returned OK. The
-    first error (the primary died) ends that writer.
+    Writer ``j`` writes ids ``j + 1, j + 1 + writers, ...`` on a fixed schedule, staggered so
+    that the writes are evenly spaced (it does not skip ids when it falls behind); an id is
+    *acknowledged* when its INSERT returned OK. The first error (the primary died) ends that
+    writer.
     """
 
     def __init__(self, connect, table: str, rate: float, writers: int, t0: float) -> None:
@@ -304,7 +305,7 @@ class _Writers:
         try:
             with conn.cursor() as cur:
                 while not self.stop.is_set():
-                    due = self.t0 + n * period
+                    due = self.t0 + (n + j / self.writers) * period  # staggered: evenly spaced
                     wait = due - time.monotonic()
                     if wait > 0 and self.stop.wait(wait):
                         break
