@@ -56,6 +56,34 @@ def test_bad_settings_name_the_parameter(kw, word):
         MariaDB(**kw)
 
 
+@pytest.mark.parametrize(
+    "kw, word",
+    [
+        ({"rate": 0}, "rate"),
+        ({"rate": math.nan}, "rate"),
+        ({"duration": -1}, "duration"),
+        ({"kills": 0}, "kills"),
+        ({"writers": 17}, "writers"),
+        ({"kills": 2, "revive": False}, "revive"),
+    ],
+)
+def test_bad_drill_arguments_name_the_parameter(kw, word):
+    need_mariadb()
+    with pytest.raises(ValueError, match=word):
+        MariaDB().drill(**kw)  # checked before anything runs
+
+
+def test_bad_mode_switch_names_the_parameter():
+    need_mariadb()
+    engine = MariaDB()
+    with pytest.raises(ValueError, match="mode"):
+        engine.set_mode("sync")
+    with pytest.raises(ValueError, match="wait_point"):
+        engine.set_mode("semisync", "AFTER_FLUSH")
+    with pytest.raises(ValueError, match="semisync_timeout_ms"):
+        engine.set_mode("semisync", semisync_timeout_ms=-5)
+
+
 def test_gtid_sequence_of_domain_zero():
     assert _seq("0-1-42") == 42
     assert _seq("1-2-7,0-3-19") == 19
