@@ -560,10 +560,10 @@ class RabbitMQ(Engine):
 
 @contextlib.contextmanager
 def _quiet(name: str):
-    """Silence logger ``name`` below ERROR for a while (pika warns at every nack)."""
+    """Silence logger ``name`` for a while: pika logs every nack and the killed connection."""
     logger = logging.getLogger(name)
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
