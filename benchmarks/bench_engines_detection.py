@@ -5,12 +5,13 @@ replicas and three Sentinels agree); in the last start the primary is SIGKILLed 
 times: seconds until ``+switch-master`` and until the first write through a Sentinel-aware
 client, beside halab's fixed-timeout model of the detection alone; then the
 ``down-after-milliseconds`` sweep (failover time against failovers of a merely stalled primary,
-beside the model's count). RabbitMQ: a 3-node cluster started ``trials`` times; in the last,
-the quorum queue's leader is killed ``trials`` times under a publisher with confirms: seconds to
-the first confirm after the kill, confirmed messages lost (0 is the bar), and the classic
-queue's loss, beside halab's replication model. ``HALAB_BENCH_QUICK=1`` runs 3 trials instead
-of 10. An engine that is not installed is reported as missing. Loopback, 2 shared cores: orders
-of magnitude.
+beside the model's count), and the acknowledged writes lost behind the crash proxy,
+asynchronous and with ``WAIT 1``, beside halab's λ × lag. RabbitMQ: a 3-node cluster started
+``trials`` times; in the last, the quorum queue's leader is killed ``trials`` times under a
+publisher with confirms: seconds to the first confirm after the kill, confirmed messages lost
+(0 is the bar), and the classic queue's loss, beside halab's replication model.
+``HALAB_BENCH_QUICK=1`` runs 3 trials instead of 10. An engine that is not installed is
+reported as missing. Loopback, 2 shared cores: orders of magnitude.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def bench_redis_sentinel(trials: int | None = None) -> list[Row]:
         starts.append(engine.start_s)
         drill = engine.drill(trials=trials)
         sweep = engine.sweep(SWEEP_MS, kills=1 if trials <= QUICK_TRIALS else 3)
+        losses = [engine.async_loss(mode) for mode in ("async", "wait")]
     rows = _spread(group, "start (Sentinels agree)", starts)
     rows += _spread(group, "kill -> +switch-master", list(drill.measured("leader_s")))
     rows += _spread(group, "kill -> first write", list(drill.measured("write_s")))
@@ -79,6 +81,10 @@ def bench_redis_sentinel(trials: int | None = None) -> list[Row]:
         rows.append(
             Row(group, f"{label}: failovers with no crash", r.spurious_failovers, "failovers")
         )
+    for t in losses:
+        label = f"crash proxy {t.delay_s * 1000:g} ms, {t.mode}, {t.rate:.0f} writes/s"
+        rows.append(Row(group, f"{label}: acked writes lost (of {t.acked})", t.lost, "writes"))
+        rows.append(Row(group, f"{label}: model (acked in the last lag)", t.expected, "writes"))
     return rows
 
 

@@ -177,6 +177,19 @@ def test_a_short_timeout_fails_over_a_stalled_primary(redis_set):
 
 @pytest.mark.live
 @pytest.mark.engine
+def test_behind_the_crash_proxy_async_loses_what_was_in_flight_and_wait_nothing(redis_set):
+    rs = redis_set
+    lossy = rs.async_loss("async", delay=0.02, duration=1.5)
+    safe = rs.async_loss("wait", delay=0.02, duration=1.5)
+    print(f"\n{lossy}\n{safe}")
+    assert lossy.proxied == 2 and lossy.lost > 0
+    assert lossy.expected / 2 <= lossy.lost <= 2 * lossy.expected + 2  # the model: λ x lag
+    assert safe.acked > 0 and safe.lost == 0  # WAIT 1: a replica had each one
+    assert rs.wait_settled(30)
+
+
+@pytest.mark.live
+@pytest.mark.engine
 def test_nothing_is_left_when_the_parent_is_killed():
     need_redis()
     footprint, left = kill_parent("RedisSentinel(nodes=3)")

@@ -146,6 +146,38 @@ class DownAfterResult:
         return float(np.median(finite)) if finite else math.nan
 
 
+@dataclass(frozen=True)
+class AsyncLossTrial:
+    """One kill of the primary behind the crash proxy: acknowledged writes a failover lost.
+
+    Attributes:
+        mode: ``"async"`` (a write is acknowledged once the primary has it) or ``"wait"``
+            (acknowledged once ``WAIT 1`` says a replica has it too).
+        delay_s: the proxy's one-way delay on the primary -> replica link, seconds.
+        rate: acknowledged writes per second before the kill.
+        acked: writes acknowledged before the kill.
+        lost: of those, writes the promoted replica lacks.
+        expected: halab's model for ``"async"``: the writes acknowledged in the last
+            ``delay_s`` before the kill (:func:`halab.replication.lost_on_promotion` on this
+            trial's acknowledgement times), which is λ × lag on average
+            (:func:`~halab.replication.expected_lost_writes`); 0 for ``"wait"``.
+        killed: the primary that was killed; ``promoted``: the node that took over.
+        dropped_bytes: replication bytes the proxies dropped at the kill (in flight).
+        proxied: replicas that followed the primary through a proxy at the kill.
+    """
+
+    mode: str
+    delay_s: float
+    rate: float
+    acked: int
+    lost: int
+    expected: float
+    killed: int
+    promoted: int | None
+    dropped_bytes: int = 0
+    proxied: int = 0
+
+
 def sweep_table(rows) -> str:
     """A :meth:`RedisSentinel.sweep` result as a small text table."""
     lines = [
@@ -742,3 +774,96 @@ class RedisSentinel(Engine):
             )
         self.wait_settled(timeout)
         return tuple(rows)
+
+    def async_loss(
+        self,
+        mode: str = "async",
+        *,
+        delay: float = 0.02,
+        duration: float = 2.0,
+        timeout: float = 30.0,
+    ) -> AsyncLossTrial:
+        """Write to the primary, kill it as a host crash would, count what the promoted
+        replica lacks.
+
+        Over plain loopback a SIGKILLed primary's socket buffers still reach its replicas, so
+        asynchronous replication loses almost nothing. Here every replica replicates through a
+        :class:`~halab.live.engines.crashproxy.CrashProxy` that delays the primary -> replica
+        bytes by ``delay`` and drops those in flight when the primary is killed: the writes of
+        the last ``delay`` seconds are lost, λ × lag on average (Redis replication is
+        asynchronous; ``WAIT`` blocks until that many replicas acknowledged, Redis ``WAIT``
+        documentation). Sentinel reconfigures a replica that follows the wrong address only
+        after ``failover-timeout`` (``+fix-slave-config``), longer than this drill.
+
+        Args:
+            mode: ``"async"`` or ``"wait"`` (each write followed by ``WAIT 1``).
+            delay: the proxy's one-way delay, seconds, in (0, 1].
+            duration: seconds of writing before the kill, in (0, 30].
+            timeout: seconds to wait for the failover and for the Sentinels to settle.
+        """
+        from halab.live.engines.crashproxy import CrashProxy
+        from halab.replication import lost_on_promotion
+
+        if mode not in ("async", "wait"):
+            raise ValueError(f"mode must be 'async' or 'wait', got {mode!r}")
+        check_number("delay", delay, 1e-3, 1.0)
+        check_number("duration", duration, 1e-3, 30.0)
+        if not self.wait_settled(timeout):
+            raise RuntimeError("the Sentinels were not settled before the drill")
+        old = self.leader()
+        replicas = [i for i in range(self.nodes) if i != old and self.alive(i)]
+        proxies = [CrashProxy(self.port(old), delay=delay).start() for _ in replicas]
+        key = f"halab:log:{time.monotonic_ns()}"
+        try:
+            for i, proxy in zip(replicas, proxies):
+                with contextlib.closing(self.client(i)) as c:
+                    c.replicaof(LOOPBACK, proxy.port)
+            if not self.wait_settled(timeout):
+                raise RuntimeError("the replicas did not sync through the proxies")
+            acked, ack_times = 0, []
+            with contextlib.closing(self.client(old, timeout=5.0)) as c:
+                start = time.monotonic()
+                while time.monotonic() - start < duration:
+                    c.rpush(key, acked)
+                    if mode == "wait" and c.wait(1, 1000) < 1:
+                        continue  # not on a replica within 1 s: not acknowledged
+                    acked += 1
+                    ack_times.append(time.monotonic())
+                elapsed = time.monotonic() - start
+            proxied = 0
+            for i, proxy in zip(replicas, proxies):
+                with contextlib.closing(self.client(i)) as c:
+                    proxied += int(c.info("replication").get("master_port", 0)) == proxy.port
+            for proxy in proxies:
+                proxy.freeze()
+            crash_t = time.monotonic()
+            self.kill(old)
+            dropped = sum(proxy.crash() for proxy in proxies)
+            promoted = self.wait_leader(timeout, exclude=old)
+            lost = acked
+            if promoted is not None:
+                with contextlib.closing(self.client(promoted, timeout=5.0)) as c:
+                    present = {int(v) for v in c.lrange(key, 0, -1)}
+                lost = sum(1 for n in range(acked) if n not in present)
+        finally:
+            for proxy in proxies:
+                proxy.close()
+        if lost:
+            self.emit("lost", promoted, f"{lost} acknowledged writes missing after the failover")
+        self.revive(old)
+        self.wait_settled(timeout)
+        rate = acked / elapsed if elapsed > 0 else math.nan
+        return AsyncLossTrial(
+            mode=mode,
+            delay_s=delay,
+            rate=rate,
+            acked=acked,
+            lost=lost,
+            expected=float(lost_on_promotion(ack_times, crash_t, delay))
+            if mode == "async"
+            else 0.0,
+            killed=old,
+            promoted=promoted,
+            dropped_bytes=dropped,
+            proxied=proxied,
+        )
