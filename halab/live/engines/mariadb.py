@@ -46,6 +46,14 @@ minus the time the INSERT was acknowledged -- the proxy's one-way delay plus wha
 IO threads add -- and predicts ``rate x lag``. The apply lag (received -> visible, the SQL
 thread) is measured and reported beside it but not counted: the promotion waits until the
 relay log is applied, so only what had not *arrived* is lost.
+
+Two more differences. The drill's writers are closed-loop (each waits for its OK before the
+next INSERT), the model's client open-loop: under semi-sync a writer does at most one commit
+per ``delay`` (only primary -> replica is delayed), and with AFTER_COMMIT at most one row per
+writer can be seen on the primary and then lost, where the model's client loses the rows of a
+whole round trip. And nothing detects the crash here: the drill promotes as soon as the kill
+returns, so ``failover_s`` is the promotion alone (catch-up wait, ``STOP SLAVE``, ``CHANGE
+MASTER`` on the others), not the model's detection plus promotion.
 """
 
 from __future__ import annotations
@@ -57,7 +65,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import threading
@@ -70,7 +77,7 @@ from typing import ClassVar
 from halab import replication
 from halab.live.engines._base import MAX_NODES, Engine, check_number, wait_for
 from halab.live.engines.crashproxy import CrashProxy
-from halab.live.events import KINDS, Event
+from halab.live.events import Event
 
 MODES = ("async", "semisync")
 WAIT_POINTS = ("AFTER_SYNC", "AFTER_COMMIT")
@@ -89,8 +96,6 @@ CATCH_UP = 30.0  # seconds a replica may take to catch up before a trial
 PROBE = 0.005  # seconds between two looks of a lag probe or a reader
 RATE_WINDOW = 0.5  # seconds before a kill over which the prediction's write rate is measured
 MASTER_CONNECT_RETRY = 1  # seconds between a replica's reconnection attempts
-_FALLBACK_KIND = "fallback" if "fallback" in KINDS else "fail"
-_CRASH_KIND = "crash" if "crash" in KINDS else "lost"
 
 
 def _pymysql():
@@ -123,8 +128,9 @@ class ReplicationTrial:
         mode: ``"async"`` or ``"semisync"``.
         wait_point: ``"AFTER_SYNC"`` or ``"AFTER_COMMIT"`` (``None`` in async mode).
         rate: writes per second asked of the writers.
-        achieved: acknowledged writes per second actually done (semi-sync waits for a round
-            trip per commit, so it falls short of ``rate``).
+        achieved: acknowledged writes per second actually done (under semi-sync each commit
+            waits for a replica's acknowledgement, one proxy delay here, so it falls short of
+            ``rate``).
         recent_rate: acknowledged writes per second in the last :data:`RATE_WINDOW` seconds
             before the kill: the λ of the prediction (a loaded machine stalls writers now
             and then; the crash loses what was written just before it).
@@ -136,13 +142,18 @@ class ReplicationTrial:
             a semi-sync primary that had fallen back), 0 for semi-sync
             (:func:`halab.replication.expected_lost_writes`, :func:`~halab.replication.simulate_failover`).
         predicted_visible: the model's visible writes lost (``simulate_failover``'s
-            ``lost_visible_ids`` with these settings; for async the same as ``predicted``).
+            ``lost_visible_ids`` with these settings, an open-loop client; for async the same
+            as ``predicted``).
+        counted: the model applied to this trial's own acknowledgement times:
+            :func:`halab.replication.lost_on_promotion` (the writes acknowledged within
+            ``lag`` before the kill) for async or a fallen-back semi-sync, else 0.
         lag: seconds, the measured receive lag: the median over the trial's writes of the
             time the promoted replica's IO thread had the write (``Gtid_IO_Pos``) minus the
             time its INSERT was acknowledged: the proxy's one-way ``delay`` plus what the
             dump and IO threads add (negative under semi-sync: the ack waits for it).
-        apply_lag: seconds from received to visible on the replica (its SQL thread), median;
-            not part of the loss: the promotion waits until the relay log is applied.
+        apply_lag: seconds from received to visible on the replica (its SQL thread), median
+            (0 when below the probe's 5 ms resolution); not part of the loss: the promotion
+            waits until the relay log is applied.
         delay: the proxy's one-way delay, seconds.
         seconds: seconds of writing before the kill.
         failover_s: seconds from the SIGKILL until the promoted replica took writes.
@@ -161,6 +172,7 @@ class ReplicationTrial:
     lost_visible: int
     predicted: float
     predicted_visible: float
+    counted: int
     lag: float
     apply_lag: float
     delay: float
@@ -170,6 +182,17 @@ class ReplicationTrial:
     promoted: int
     fallback: bool
     kill_t: float
+
+    @property
+    def steady(self) -> bool:
+        """Whether the writers kept their pace (the model's premise: a steady rate).
+
+        On a machine loaded by other work, a process can stall for a fraction of a second;
+        the writers then fall behind and burst to catch up, and the lag swells. A trial whose
+        writers kept at least 80% of the asked rate overall, and between half and one and a
+        half times it just before the kill, is steady.
+        """
+        return self.achieved >= 0.8 * self.rate and 0.5 <= self.recent_rate / self.rate <= 1.5
 
     @property
     def label(self) -> str:
@@ -247,9 +270,10 @@ class FallbackRecord:
 class _Writers:
     """``writers`` threads inserting numbered rows at ``rate`` per second in all, autocommit.
 
-    Writer ``j`` writes ids ``j + 1, j + 1 + writers, ...`` on a fixed schedule (it does not
-    skip ids when it falls behind); an id is *acknowledged* when its INSERT returned OK. The
-    first error (the primary died) ends that writer.
+    Writer ``j`` writes ids ``j + 1, j + 1 + writers, ...`` on a fixed schedule, staggered so
+    that the writes are evenly spaced (it does not skip ids when it falls behind); an id is
+    *acknowledged* when its INSERT returned OK. The first error (the primary died) ends that
+    writer.
     """
 
     def __init__(self, connect, table: str, rate: float, writers: int, t0: float) -> None:
@@ -281,7 +305,7 @@ class _Writers:
         try:
             with conn.cursor() as cur:
                 while not self.stop.is_set():
-                    due = self.t0 + n * period
+                    due = self.t0 + (n + j / self.writers) * period  # staggered: evenly spaced
                     wait = due - time.monotonic()
                     if wait > 0 and self.stop.wait(wait):
                         break
@@ -508,11 +532,16 @@ class MariaDB(Engine):
     # -- SQL -----------------------------------------------------------------------------
 
     def connect(self, i: int, *, timeout: float = SQL_TIMEOUT):
-        """A new autocommit PyMySQL connection to node ``i`` (as root, on its unix socket)."""
+        """A new autocommit PyMySQL connection to node ``i`` (as root, on its unix socket).
+
+        No TLS on a unix socket: PyMySQL 2.2 would otherwise build a default TLS context for
+        every connection (about 50 ms of CPU holding the GIL), which stalls the drill's writers.
+        """
         return _pymysql().connect(
             unix_socket=self.socket_path(i),
             user=self._user,
             autocommit=True,
+            ssl_disabled=True,
             connect_timeout=timeout,
             read_timeout=timeout + 5,
             write_timeout=timeout + 5,
@@ -629,28 +658,25 @@ class MariaDB(Engine):
     def kill(self, i: int) -> float:
         """SIGKILL node ``i`` and crash its replication link in the same instant (engine s).
 
-        The link is frozen just before the SIGKILL (nothing more is delivered), then the bytes
-        in flight are dropped and both sides reset: what a host crash does to its link.
+        The link is frozen just before the SIGKILL (nothing more is delivered), and right after
+        it (:meth:`_on_kill`) the bytes in flight are dropped and both sides reset: what a host
+        crash does to its link.
         """
         self._check_node(i)
-        pid = self.pid(i)
-        if pid is None:
-            raise RuntimeError(f"node {i} is not running")
         proxy = self.proxies[i] if self.proxies else None
         if proxy is not None:
             proxy.freeze()
-        t = self.now()
-        os.kill(pid, signal.SIGKILL)
-        dropped = proxy.crash() if proxy is not None else 0
-        self.emit("kill", i, f"SIGKILL to pid {pid}", t)
-        if proxy is not None:
-            self.emit(_CRASH_KIND, i, f"crash proxy dropped {dropped} bytes in flight")
-        guard = self._res.guards.get(i)
-        if guard is not None:  # the guard sees its child die, clears its group and exits
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                guard.wait(5.0)
-        self._res.stop_nodes([i], grace=0)
-        return t
+        try:
+            return super().kill(i)
+        finally:
+            if proxy is not None:
+                proxy.frozen = False  # a failed kill must not leave the link frozen
+
+    def _on_kill(self, i: int) -> None:
+        """Right after the SIGKILL: the host is gone, so is what was in flight on its link."""
+        if self.proxies:
+            dropped = self.proxies[i].crash()
+            self.emit("crash", i, f"crash proxy dropped {dropped} bytes in flight")
 
     def revive(self, i: int, *, timeout: float | None = None) -> float:
         """Start node ``i`` again and make it a replica of the current primary (engine s).
@@ -825,7 +851,7 @@ class MariaDB(Engine):
         time.sleep(max(0.0, t0 + duration - time.monotonic()))
         fallback = self.mode == "semisync" and not self.semisync_on()
         kill_t = self.kill(old)
-        killed_at = time.monotonic()
+        killed_at = self.t0 + kill_t  # the instant of the SIGKILL, on time.monotonic()
         load.join()
         reader.join()
         new = self.promote()
@@ -843,6 +869,10 @@ class MariaDB(Engine):
         window = min(RATE_WINDOW, seconds)  # the rate the crash met: the writes just before it
         recent = sum(1 for t in acks.values() if killed_at - window < t <= killed_at) / window
         predicted, predicted_visible = self._prediction(recent, lag, fallback)
+        counted = 0
+        if self.mode == "async" or fallback:
+            ack_times = [t for t in acks.values() if t <= killed_at]
+            counted = replication.lost_on_promotion(ack_times, killed_at, max(lag, 0.0))
         self.emit("lost", new, f"{lost} acknowledged writes lost ({lost_visible} seen)")
         trial = ReplicationTrial(
             mode=self.mode,
@@ -855,6 +885,7 @@ class MariaDB(Engine):
             lost_visible=lost_visible,
             predicted=predicted,
             predicted_visible=predicted_visible,
+            counted=counted,
             lag=lag,
             apply_lag=apply_lag,
             delay=self.delay,
@@ -896,7 +927,7 @@ class MariaDB(Engine):
                 cur.execute(f"INSERT INTO {table} (id) VALUES (1)")
                 waited = time.monotonic() - start
                 after = self.semisync_on()
-                self.emit(_FALLBACK_KIND, self.primary, f"semi-sync OFF after {waited:.2f} s")
+                self.emit("fallback", self.primary, f"semi-sync OFF after {waited:.2f} s")
                 times = []
                 for n in range(later_writes):
                     start = time.monotonic()

@@ -371,16 +371,19 @@ class RabbitMQ(Engine):
 
     # -- the drill -------------------------------------------------------------------------------
 
-    def kill_leader(self, trial: int = 0, *, before: float = 1.5, after: float = 2.0):
+    def kill_leader(
+        self, trial: int = 0, *, before: float = 1.5, after: float = 2.0, revive: bool = True
+    ) -> QueueTrial:
         """Publish with confirms, kill the quorum queue's leader, publish on from a survivor.
 
         Args:
             trial: the trial's number.
             before: seconds of publishing before the kill, 0.1 to 60.
             after: seconds of publishing after the first confirm that follows the kill.
+            revive: start the killed node again (and wait until it rejoined) before returning.
 
         Returns:
-            a :class:`QueueTrial`; the killed node is revived before it returns.
+            a :class:`QueueTrial`.
         """
         import pika
 
@@ -481,8 +484,9 @@ class RabbitMQ(Engine):
         classic_left = self._classic_left(survivors[0])
         if lost:
             self.emit("lost", None, f"{lost} confirmed messages missing from the quorum queue")
-        self.revive(old)
-        wait_for(lambda: len(self.running_nodes()) == self.nodes, 60.0, 1.0)
+        if revive:
+            self.revive(old)
+            wait_for(lambda: len(self.running_nodes()) == self.nodes, 60.0, 1.0)
         return QueueTrial(
             trial=trial,
             killed=old,
@@ -524,12 +528,19 @@ class RabbitMQ(Engine):
         except pika.exceptions.ChannelClosedByBroker:
             return 0  # 404 NOT_FOUND: the queue died with its node
 
-    def drill(self, trials: int = 1, *, before: float = 1.5, after: float = 2.0) -> QueueDrill:
+    def drill(
+        self, trials: int = 1, *, before: float = 1.5, after: float = 2.0, revive: bool = True
+    ) -> QueueDrill:
         """Kill the quorum queue's leader ``trials`` times (see :meth:`kill_leader`); beside
-        it, :func:`simulated_loss` at the first trial's rate."""
+        it, :func:`simulated_loss` at the first trial's rate. Every killed node but the last
+        is revived before the next kill (a quorum of 3 survives one loss, not two); the last
+        only if ``revive``."""
         check_number("trials", trials, 1, 20, integer=True)
         with _quiet("pika"):
-            records = tuple(self.kill_leader(n, before=before, after=after) for n in range(trials))
+            records = tuple(
+                self.kill_leader(n, before=before, after=after, revive=revive or n < trials - 1)
+                for n in range(trials)
+            )
         first = records[0]
         rate = max(first.classic_confirmed * 2, 1) / before  # every 2nd went to the classic queue
         return QueueDrill(
@@ -549,10 +560,10 @@ class RabbitMQ(Engine):
 
 @contextlib.contextmanager
 def _quiet(name: str):
-    """Silence logger ``name`` below ERROR for a while (pika warns at every nack)."""
+    """Silence logger ``name`` for a while: pika logs every nack and the killed connection."""
     logger = logging.getLogger(name)
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:

@@ -125,7 +125,8 @@ class DownAfterResult:
         spurious_failovers: failovers with no crash: the ``+promoted-slave`` seen beyond one
             per kill (after a stall, or a new primary failed over again at once).
         model_detection_s: the fixed-timeout model's mean detection time, seconds.
-        model_mistakes: stalls the model suspects (a fixed timeout of ``down_after_ms``).
+        model_mistakes: the stalls the model expects some Sentinel to suspect (random phases,
+            see :func:`model_detection`).
     """
 
     down_after_ms: int
@@ -136,13 +137,45 @@ class DownAfterResult:
     spurious_odown: int
     spurious_failovers: int
     model_detection_s: float
-    model_mistakes: int
+    model_mistakes: float
 
     @property
     def failover_median_s(self) -> float:
         """Median of :attr:`failover_s` (``nan`` without a kill)."""
         finite = [x for x in self.failover_s if math.isfinite(x)]
         return float(np.median(finite)) if finite else math.nan
+
+
+@dataclass(frozen=True)
+class AsyncLossTrial:
+    """One kill of the primary behind the crash proxy: acknowledged writes a failover lost.
+
+    Attributes:
+        mode: ``"async"`` (a write is acknowledged once the primary has it) or ``"wait"``
+            (acknowledged once ``WAIT 1`` says a replica has it too).
+        delay_s: the proxy's one-way delay on the primary -> replica link, seconds.
+        rate: acknowledged writes per second before the kill.
+        acked: writes acknowledged before the kill.
+        lost: of those, writes the promoted replica lacks.
+        expected: halab's model for ``"async"``: the writes acknowledged in the last
+            ``delay_s`` before the kill (:func:`halab.replication.lost_on_promotion` on this
+            trial's acknowledgement times), which is λ × lag on average
+            (:func:`~halab.replication.expected_lost_writes`); 0 for ``"wait"``.
+        killed: the primary that was killed; ``promoted``: the node that took over.
+        dropped_bytes: replication bytes the proxies dropped at the kill (in flight).
+        proxied: replicas that followed the primary through a proxy at the kill.
+    """
+
+    mode: str
+    delay_s: float
+    rate: float
+    acked: int
+    lost: int
+    expected: float
+    killed: int
+    promoted: int | None
+    dropped_bytes: int = 0
+    proxied: int = 0
 
 
 def sweep_table(rows) -> str:
@@ -157,51 +190,76 @@ def sweep_table(rows) -> str:
             f"{r.down_after_ms:>8} ms {r.failover_median_s:>10.2f} "
             f"{(np.median(write) if write else math.nan):>8.2f} {r.model_detection_s:>9.2f}  "
             f"{len(r.pauses_s):>6} {r.spurious_sdown:>5} {r.spurious_odown:>5} "
-            f"{r.spurious_failovers:>8} {r.model_mistakes:>5}"
+            f"{r.spurious_failovers:>8} {r.model_mistakes:>5.1f}"
         )
     return "\n".join(lines)
 
 
 def model_detection(
     down_after_ms: float,
+    stalls_s=(),
     *,
-    pauses: tuple[tuple[float, float], ...] = (),
-    duration: float | None = None,
+    sentinels: int = 3,
+    repeats: int = 50,
     crashes: int = 200,
     seed: int = 0,
 ):
-    """halab's fixed-timeout model of one Sentinel watching the primary.
+    """halab's fixed-timeout model of the Sentinels watching the primary.
 
     Sentinel sends a PING ``ping_period = min(1 s, down_after)`` after the last reply and marks
     the primary down once a PING stays unanswered for ``down_after`` (``sentinel.c``:
     ``elapsed = now - act_ping_time``, the oldest pending PING). Measured from the last reply,
     that is a fixed timeout of ``down_after + ping_period`` on heartbeats every
     ``ping_period``: :class:`~halab.detection.FixedTimeoutDetector` on
-    :func:`~halab.detection.simulate_heartbeats` over a 0.2 ms loopback. ``pauses`` are
-    ``(start, seconds)`` stalls of the primary.
+    :func:`~halab.detection.simulate_heartbeats` over a 0.2 ms loopback.
+
+    A stall of ``p`` seconds is suspected or not depending on where in the PING period it
+    starts, so each stall length is tried ``repeats`` times at seeded random phases (the
+    kernel's ``sim.pause``); ``sentinels`` Sentinels watch at independent phases, and a stall
+    counts when at least one of them suspects it: ``1 - (1 - f) ** sentinels`` for a fraction
+    ``f`` of phases.
+
+    Args:
+        down_after_ms: ``down-after-milliseconds``, 1 to 3600000.
+        stalls_s: stall lengths, seconds (each in (0, 60]).
+        sentinels: independent watchers, 1 to 9.
+        repeats: phases tried per stall length, 1 to 1000.
+        crashes: crash times :func:`~halab.detection.measure_qos` tries, ``>= 1``.
+        seed: seed of the runs and of the phases.
 
     Returns:
-        ``(qos, mistakes)``: the :class:`~halab.detection.QoS` of the run with the stalls (its
+        ``(qos, expected)``: the :class:`~halab.detection.QoS` of a stall-free run (its
         ``detection_time`` is the mean T_D of a silent crash, between ``down_after`` and
-        ``down_after + ping_period``), and how many stalls the detector suspected.
+        ``down_after + ping_period``), and the expected number of ``stalls_s`` some Sentinel
+        suspects.
     """
     from halab.detection import FixedTimeoutDetector, measure_qos, replay, simulate_heartbeats
 
     down_after = check_number("down_after_ms", down_after_ms, 1, 3_600_000) / 1000.0
+    stalls = [float(check_number("stalls_s", p, 1e-6, 60.0)) for p in stalls_s]
+    check_number("sentinels", sentinels, 1, 9, integer=True)
+    check_number("repeats", repeats, 1, 1000, integer=True)
     interval = min(SENTINEL_PING_PERIOD, down_after)
-    if duration is None:
-        end = max((s + p for s, p in pauses), default=0.0)
-        duration = max(60.0, end + 10.0 * interval)
-    run = simulate_heartbeats(
-        interval=interval, duration=duration, delay=0.0002, pauses=pauses, seed=seed
-    )
     detector = FixedTimeoutDetector(down_after + interval)
+    run = simulate_heartbeats(interval=interval, duration=60.0, delay=0.0002, seed=seed)
     qos = measure_qos(detector, run, crashes=crashes, seed=seed)
-    sus = replay(detector, run.arrivals)
-    mistakes = sum(
-        bool(np.any((sus.start >= s) & (sus.start <= s + p + interval))) for s, p in pauses
-    )
-    return qos, int(mistakes)
+    rng = np.random.default_rng(seed)
+    expected = 0.0
+    for p in stalls:
+        gap = 2.0 * (p + down_after + interval) + 1.0
+        starts = gap * np.arange(1, repeats + 1) + rng.uniform(0.0, interval, size=repeats)
+        run = simulate_heartbeats(
+            interval=interval,
+            duration=float(starts[-1] + gap),
+            delay=0.0002,
+            pauses=[(float(t), p) for t in starts],
+            seed=seed,
+        )
+        sus = replay(detector, run.arrivals)
+        hit = [bool(np.any((sus.start >= t) & (sus.start <= t + p + interval))) for t in starts]
+        f = float(np.mean(hit))
+        expected += 1.0 - (1.0 - f) ** sentinels
+    return qos, expected
 
 
 def failovers(events, after: float, before: float = math.inf) -> list[SentinelEvent]:
@@ -395,24 +453,27 @@ class RedisSentinel(Engine):
         password = self.password
 
         def run() -> None:
-            while not stop.is_set():
+            while not stop.is_set() and ref() is not None:  # an engine dropped unstopped: end
+                sub = None
                 try:
-                    c = _client(port, password)
-                    sub = c.pubsub(ignore_subscribe_messages=True)
+                    sub = _client(port, password).pubsub(ignore_subscribe_messages=True)
                     sub.psubscribe("*")
                     while not stop.is_set():
                         msg = sub.get_message(timeout=0.2)
-                        if msg is None or msg.get("type") != "pmessage":
-                            continue
                         engine = ref()
                         if engine is None:
                             return
-                        event = SentinelEvent(engine.now(), k, msg["channel"], str(msg["data"]))
-                        log.append(event)
-                        engine._note(event)
+                        if msg is not None and msg.get("type") == "pmessage":
+                            event = SentinelEvent(engine.now(), k, msg["channel"], str(msg["data"]))
+                            log.append(event)
+                            engine._note(event)
                         del engine
                 except Exception:
                     stop.wait(0.2)
+                finally:
+                    if sub is not None:
+                        with contextlib.suppress(Exception):
+                            sub.close()
 
         thread = threading.Thread(target=run, name=f"halab-sentinel-{k}", daemon=True)
         thread.start()
@@ -582,6 +643,8 @@ class RedisSentinel(Engine):
         if not self.wait_settled(timeout):
             raise RuntimeError("the Sentinels were not settled before the kill")
         old = self.leader()
+        if old is None:
+            raise RuntimeError("no Sentinel names a primary")
         writer = self.master_client()
         writer.set("halab:before", trial)
         kill_t = self.kill(old)
@@ -653,7 +716,7 @@ class RedisSentinel(Engine):
         *,
         kills: int = 1,
         pauses_s=PAUSES_S,
-        settle: float = 3.0,
+        settle: float = 2.0,
         timeout: float = 30.0,
     ) -> tuple[DownAfterResult, ...]:
         """For each ``down-after-milliseconds``: the failover time of ``kills`` kills, and how
@@ -695,8 +758,7 @@ class RedisSentinel(Engine):
                     self.emit("failover", self.leader(), f"spurious: a {p:g} s stall, no crash")
             self.wait_settled(timeout)
             switch = max(switch, len(failovers(self.events, row_t)) - kills)
-            spaced = tuple((20.0 * (n + 1), p) for n, p in enumerate(pauses))
-            qos, mistakes = model_detection(ms, pauses=spaced)
+            qos, mistakes = model_detection(ms, pauses, sentinels=self.sentinels)
             rows.append(
                 DownAfterResult(
                     down_after_ms=ms,
@@ -712,3 +774,96 @@ class RedisSentinel(Engine):
             )
         self.wait_settled(timeout)
         return tuple(rows)
+
+    def async_loss(
+        self,
+        mode: str = "async",
+        *,
+        delay: float = 0.02,
+        duration: float = 2.0,
+        timeout: float = 30.0,
+    ) -> AsyncLossTrial:
+        """Write to the primary, kill it as a host crash would, count what the promoted
+        replica lacks.
+
+        Over plain loopback a SIGKILLed primary's socket buffers still reach its replicas, so
+        asynchronous replication loses almost nothing. Here every replica replicates through a
+        :class:`~halab.live.engines.crashproxy.CrashProxy` that delays the primary -> replica
+        bytes by ``delay`` and drops those in flight when the primary is killed: the writes of
+        the last ``delay`` seconds are lost, λ × lag on average (Redis replication is
+        asynchronous; ``WAIT`` blocks until that many replicas acknowledged, Redis ``WAIT``
+        documentation). Sentinel reconfigures a replica that follows the wrong address only
+        after ``failover-timeout`` (``+fix-slave-config``), longer than this drill.
+
+        Args:
+            mode: ``"async"`` or ``"wait"`` (each write followed by ``WAIT 1``).
+            delay: the proxy's one-way delay, seconds, in (0, 1].
+            duration: seconds of writing before the kill, in (0, 30].
+            timeout: seconds to wait for the failover and for the Sentinels to settle.
+        """
+        from halab.live.engines.crashproxy import CrashProxy
+        from halab.replication import lost_on_promotion
+
+        if mode not in ("async", "wait"):
+            raise ValueError(f"mode must be 'async' or 'wait', got {mode!r}")
+        check_number("delay", delay, 1e-3, 1.0)
+        check_number("duration", duration, 1e-3, 30.0)
+        if not self.wait_settled(timeout):
+            raise RuntimeError("the Sentinels were not settled before the drill")
+        old = self.leader()
+        replicas = [i for i in range(self.nodes) if i != old and self.alive(i)]
+        proxies = [CrashProxy(self.port(old), delay=delay).start() for _ in replicas]
+        key = f"halab:log:{time.monotonic_ns()}"
+        try:
+            for i, proxy in zip(replicas, proxies):
+                with contextlib.closing(self.client(i)) as c:
+                    c.replicaof(LOOPBACK, proxy.port)
+            if not self.wait_settled(timeout):
+                raise RuntimeError("the replicas did not sync through the proxies")
+            acked, ack_times = 0, []
+            with contextlib.closing(self.client(old, timeout=5.0)) as c:
+                start = time.monotonic()
+                while time.monotonic() - start < duration:
+                    c.rpush(key, acked)
+                    if mode == "wait" and c.wait(1, 1000) < 1:
+                        continue  # not on a replica within 1 s: not acknowledged
+                    acked += 1
+                    ack_times.append(time.monotonic())
+                elapsed = time.monotonic() - start
+            proxied = 0
+            for i, proxy in zip(replicas, proxies):
+                with contextlib.closing(self.client(i)) as c:
+                    proxied += int(c.info("replication").get("master_port", 0)) == proxy.port
+            for proxy in proxies:
+                proxy.freeze()
+            crash_t = time.monotonic()
+            self.kill(old)
+            dropped = sum(proxy.crash() for proxy in proxies)
+            promoted = self.wait_leader(timeout, exclude=old)
+            lost = acked
+            if promoted is not None:
+                with contextlib.closing(self.client(promoted, timeout=5.0)) as c:
+                    present = {int(v) for v in c.lrange(key, 0, -1)}
+                lost = sum(1 for n in range(acked) if n not in present)
+        finally:
+            for proxy in proxies:
+                proxy.close()
+        if lost:
+            self.emit("lost", promoted, f"{lost} acknowledged writes missing after the failover")
+        self.revive(old)
+        self.wait_settled(timeout)
+        rate = acked / elapsed if elapsed > 0 else math.nan
+        return AsyncLossTrial(
+            mode=mode,
+            delay_s=delay,
+            rate=rate,
+            acked=acked,
+            lost=lost,
+            expected=float(lost_on_promotion(ack_times, crash_t, delay))
+            if mode == "async"
+            else 0.0,
+            killed=old,
+            promoted=promoted,
+            dropped_bytes=dropped,
+            proxied=proxied,
+        )
