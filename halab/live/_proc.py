@@ -61,15 +61,19 @@ def child_env() -> dict:
     return env
 
 
-def launch(module: str, args: list[str]) -> subprocess.Popen:
-    """Start ``python -m module *args`` with stdin and stdout as pipes; do not wait."""
+def launch(module: str, args: list[str], *, env: dict | None = None) -> subprocess.Popen:
+    """Start ``python -m module *args`` with stdin and stdout as pipes; do not wait.
+
+    ``env`` adds variables to the child's environment (``HALAB_SECRET``, say): unlike argv,
+    the environment of a process is readable only by its own user.
+    """
     debug = bool(os.environ.get("HALAB_LIVE_DEBUG"))
     return subprocess.Popen(
         [sys.executable, "-m", module, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=None if debug else subprocess.DEVNULL,
-        env=child_env(),
+        env={**child_env(), **(env or {})},
         close_fds=True,
     )
 
@@ -88,9 +92,9 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 10.0) -> dict:
         raise RuntimeError(f"{' '.join(proc.args[2:])} did not start: {exc}") from None
 
 
-def spawn(module: str, args: list[str], *, ready_timeout: float = 10.0):
+def spawn(module: str, args: list[str], *, ready_timeout: float = 10.0, env: dict | None = None):
     """Start ``python -m module *args`` and wait for its ready line: ``(process, info)``."""
-    proc = launch(module, args)
+    proc = launch(module, args, env=env)
     return proc, wait_ready(proc, ready_timeout)
 
 

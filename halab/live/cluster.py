@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import secrets
 import threading
 import time
 import weakref
@@ -219,6 +220,8 @@ class LiveCluster:
         self.start_timeout = start_timeout
         self.t0 = 0.0
         self.url = ""
+        self._secret = secrets.token_urlsafe(24)  # the fault switches' and /_lb/'s key
+        self._env = {"HALAB_SECRET": self._secret}  # environment, not argv: see _proc.launch
         self._events: list[Event] = []
         self._events_lock = threading.Lock()
         self._changed = threading.Condition(self._events_lock)
@@ -235,7 +238,9 @@ class LiveCluster:
         self._started = True
         self.t0 = time.monotonic()
         try:
-            procs = [launch("halab.live.backend", ["--name", name]) for name in self.names]
+            procs = [
+                launch("halab.live.backend", ["--name", name], env=self._env) for name in self.names
+            ]
             self._res.backends = list(procs)
             for p in procs:
                 self.ports.append(int(wait_ready(p, self.start_timeout)["port"]))
@@ -253,7 +258,11 @@ class LiveCluster:
                 self._start_balancer_process()
             else:
                 self._res.balancer = Balancer(
-                    self.ports, self.settings, names=self.names, on_event=self._record
+                    self.ports,
+                    self.settings,
+                    names=self.names,
+                    on_event=self._record,
+                    secret=self._secret,
                 ).start()
                 self.url = self._res.balancer.url
             self._record(Event(time.monotonic(), "start", None, f"{self.n} backends, {self.url}"))
@@ -271,7 +280,7 @@ class LiveCluster:
             "--settings",
             json.dumps(self.settings.to_dict()),
         ]
-        proc = launch("halab.live.balancer", args)
+        proc = launch("halab.live.balancer", args, env=self._env)
         self._res.balancer_proc = proc
         info = wait_ready(proc, self.start_timeout)
         self.url = f"http://{LOOPBACK}:{int(info['port'])}"
@@ -393,7 +402,7 @@ class LiveCluster:
             args = ["--name", self.names[i], "--port", str(self.ports[i])]
             error = None
             for _ in range(REVIVE_ATTEMPTS):
-                proc = launch("halab.live.backend", args)
+                proc = launch("halab.live.backend", args, env=self._env)
                 self._res.backends[i] = proc
                 try:
                     wait_ready(proc, self.start_timeout)
@@ -413,7 +422,10 @@ class LiveCluster:
         conn = http.client.HTTPConnection(LOOPBACK, self.ports[i], timeout=CONTROL_TIMEOUT)
         try:
             conn.request(
-                "POST", "/_fault", body=json.dumps(changes), headers={"Connection": "close"}
+                "POST",
+                "/_fault",
+                body=json.dumps(changes),
+                headers={"Connection": "close", "X-Halab-Secret": self._secret},
             )
             resp = conn.getresponse()
             data = json.loads(resp.read() or b"{}")
@@ -454,7 +466,7 @@ class LiveCluster:
         i = self._index(i)
         conn = http.client.HTTPConnection(LOOPBACK, self.ports[i], timeout=CONTROL_TIMEOUT)
         try:
-            conn.request("GET", "/_fault")
+            conn.request("GET", "/_fault", headers={"X-Halab-Secret": self._secret})
             return json.loads(conn.getresponse().read())
         finally:
             conn.close()
@@ -469,7 +481,7 @@ class LiveCluster:
             return self._res.balancer.status()
         conn = http.client.HTTPConnection(LOOPBACK, int(self.url.rsplit(":", 1)[1]), timeout=2.0)
         try:
-            conn.request("GET", "/_lb/status")
+            conn.request("GET", "/_lb/status", headers={"X-Halab-Secret": self._secret})
             return json.loads(conn.getresponse().read())["backends"]
         finally:
             conn.close()
