@@ -19,8 +19,12 @@ Where each rule comes from (RFC 9112 is HTTP/1.1 message syntax):
 - **backlog** ``BACKLOG`` (511): nginx's ``listen ... backlog`` default on Linux; HAProxy uses
   ``maxconn``. socketserver's 5 overflowed at 128 clients (SYN retransmits of 1-7 s).
 - **connection cap** ``max_connections``: HAProxy ``maxconn``; over it, ``503`` and close.
-- **worker pool** ``workers``: requests beyond it wait in a queue, as HAProxy queues requests
-  beyond a server's ``maxconn``.
+- **worker pool** ``workers`` to ``max_workers`` threads: requests beyond them wait in a queue,
+  as HAProxy queues requests beyond a server's ``maxconn``. The pool stays small while the
+  queue flows (fewer threads contend for the GIL: each thread more costs CPU on every request)
+  and grows by ``workers`` when no worker has taken a request for ``GROW_AFTER_S`` while some
+  wait (a backend that hangs holds workers); workers beyond ``workers`` leave after
+  ``IDLE_WORKER_S`` idle.
 - **header timeout** ``header_timeout_s``: HAProxy ``timeout http-request``, nginx
   ``client_header_timeout``: a request head not complete in time gets ``408`` and a close.
 - **idle keep-alive timeout** ``keepalive_timeout_s``: HAProxy ``timeout http-keep-alive``,
@@ -54,6 +58,7 @@ Where each rule comes from (RFC 9112 is HTTP/1.1 message syntax):
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import re
 import select
@@ -61,6 +66,7 @@ import selectors
 import socket
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -114,7 +120,8 @@ class Limits:
     max_head_bytes: int = 16 * 1024
     max_headers: int = 100
     max_connections: int = 4096
-    workers: int = 32
+    workers: int = 8
+    max_workers: int = 64
 
 
 class HTTPError(Exception):
@@ -345,11 +352,14 @@ def error_bytes(status: int, message: str, server_name: str = "halab") -> bytes:
 
 # -- the server --------------------------------------------------------------------------------
 
-_READ, _BODY, _BUSY, _WRITE, _LINGER = range(5)
+_READ, _BODY, _WRITE, _LINGER = range(4)
+GROW_AFTER_S = 0.05  # seconds the queue may stand still before the pool grows
+IDLE_WORKER_S = 10.0  # seconds an extra worker waits for work before it leaves
+HOT_WAIT_MS = 2  # a worker with nothing queued waits this long for the next request itself
 
 
 class _Conn:
-    """One client connection, owned by the loop except while a worker has it (``_BUSY``)."""
+    """One client connection, owned by the loop except while a worker has it (``busy``)."""
 
     __slots__ = (
         "sock",
@@ -363,7 +373,8 @@ class _Conn:
         "body",
         "out",
         "close_after",
-        "served",
+        "registered",
+        "busy",
     )
 
     def __init__(self, sock: socket.socket, addr, deadline: float) -> None:
@@ -378,7 +389,8 @@ class _Conn:
         self.body = bytearray()
         self.out = b""
         self.close_after = False
-        self.served = 0
+        self.registered = False
+        self.busy = False
 
 
 Handler = Callable[[Request], tuple[int, list, bytes]]
@@ -431,22 +443,36 @@ class Server:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._control_jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._stopping = False
-        self._threads: list[threading.Thread] = []
+        self._workers: set[threading.Thread] = set()
+        self._pool_lock = threading.Lock()
+        self._loop_thread: threading.Thread | None = None
+        self._control_thread: threading.Thread | None = None
+        self._last_take = time.monotonic()  # when a worker last took a request
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Server:
         """Start the loop and the workers (threads, daemon); return at once."""
-        n = self.limits.workers
-        targets = [(self._work, (self._jobs,), f"{self.name}-worker") for _ in range(n)]
-        if self.control is not None:
-            targets.append((self._work, (self._control_jobs,), f"{self.name}-control"))
-        targets.append((self._loop, (), f"{self.name}-loop"))
-        for target, args, name in targets:
-            t = threading.Thread(target=target, args=args, name=name, daemon=True)
-            self._threads.append(t)
-            t.start()
+        self._loop_thread = self._thread(self._loop, (), "loop")
+        if self.control is not None:  # one worker, serving only what ``control`` picked
+            self._control_thread = self._thread(self._work, (self._control_jobs, False), "control")
+        self._grow(self.limits.workers)
         return self
+
+    def _thread(self, target, args, role: str) -> threading.Thread:
+        t = threading.Thread(target=target, args=args, name=f"{self.name}-{role}", daemon=True)
+        t.start()
+        return t
+
+    def _grow(self, n: int) -> None:
+        with self._pool_lock:
+            n = min(n, self.limits.max_workers - len(self._workers))
+            for _ in range(max(0, n)):
+                t = threading.Thread(
+                    target=self._work, args=(self._jobs,), name=f"{self.name}-worker", daemon=True
+                )
+                self._workers.add(t)
+                t.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, close every connection, join every thread. Idempotent."""
@@ -454,16 +480,22 @@ class Server:
             return
         self._stopping = True
         self._wake()
-        for _ in range(self.limits.workers):
-            self._jobs.put(None)
-        self._control_jobs.put(None)
         deadline = time.monotonic() + timeout
-        for t in self._threads:
+        for t in (self._loop_thread, self._control_thread):
+            if t is not None:
+                if t is self._control_thread:
+                    self._control_jobs.put(None)
+                t.join(max(0.0, deadline - time.monotonic()))
+        with self._pool_lock:
+            workers = list(self._workers)
+        for _ in workers:
+            self._jobs.put(None)
+        for t in workers:
             t.join(max(0.0, deadline - time.monotonic()))
-        self._threads = []
 
-    def thread_count(self) -> int:
-        return sum(t.is_alive() for t in self._threads)
+    def worker_count(self) -> int:
+        with self._pool_lock:
+            return len(self._workers)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -482,28 +514,41 @@ class Server:
             while not self._stopping:
                 for key, mask in sel.select(SWEEP_S):
                     conn = key.data
-                    if conn is None:
-                        if key.fileobj is self._listener:
-                            self._accept()
+                    try:
+                        if conn is None:
+                            if key.fileobj is self._listener:
+                                self._accept()
+                            else:
+                                self._drain_wake()
+                        elif mask & selectors.EVENT_WRITE:
+                            self._on_writable(conn)
                         else:
-                            self._drain_wake()
-                    elif mask & selectors.EVENT_WRITE:
-                        self._on_writable(conn)
-                    else:
-                        self._on_readable(conn)
+                            self._on_readable(conn)
+                    except Exception:  # one connection's trouble must not end the loop
+                        self._report()
+                        if conn is not None:
+                            self._drop(conn)
                 now = time.monotonic()
                 if now >= next_sweep:
                     next_sweep = now + SWEEP_S
-                    self._sweep(now)
+                    try:
+                        self._sweep(now)
+                    except Exception:
+                        self._report()
         finally:
             self._close_everything()
+
+    @staticmethod
+    def _report() -> None:
+        if os.environ.get("HALAB_LIVE_DEBUG"):
+            traceback.print_exc()
 
     def _close_everything(self) -> None:
         with contextlib.suppress(OSError):
             self._sel.unregister(self._listener)
         self._listener.close()
         for conn in list(self._conns.values()):
-            if conn.state != _BUSY:
+            if not conn.busy:
                 self._drop(conn)
             else:  # its worker sees the server stopping and closes it
                 with contextlib.suppress(OSError):
@@ -520,35 +565,45 @@ class Server:
                 return
             except OSError:  # EMFILE and friends: leave the rest in the backlog for now
                 return
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # reset already
+                sock.close()
+                continue
             now = time.monotonic()
             if len(self._conns) - self._lingering >= self.limits.max_connections:
                 conn = _Conn(sock, addr, now)
                 self._conns[sock.fileno()] = conn
-                self._sel.register(sock, selectors.EVENT_READ, conn)
+                self._register(conn, selectors.EVENT_READ)
                 self._fail(conn, 503, "too many connections (maxconn); try again")
                 continue
             conn = _Conn(sock, addr, now + self.limits.header_timeout_s)
             self._conns[sock.fileno()] = conn
-            self._sel.register(sock, selectors.EVENT_READ, conn)
+            self._register(conn, selectors.EVENT_READ)
 
     def _drain_wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_r.recv(4096)
         self._woken = False
         while self._returns:
-            conn, out, close = self._returns.popleft()
-            self._resume(conn, out, close)
+            conn, out, close, error = self._returns.popleft()
+            self._resume(conn, out, close, error)
 
-    def _resume(self, conn: _Conn, out: bytes, close: bool) -> None:
-        """A worker is done with ``conn``: write what is left, then read the next request."""
+    def _resume(self, conn: _Conn, out: bytes, close: bool, error: HTTPError | None) -> None:
+        """A worker is done with ``conn``: write what is left, then read the next request.
+
+        The worker may have read part of the next request already (``conn.state``, ``buf``),
+        or found it bad (``error``).
+        """
+        conn.busy = False
         if self._stopping:
             self._drop(conn)
             return
+        if error is not None:
+            self._fail(conn, error.status, str(error))
+            return
         conn.close_after = close
-        conn.request = None
-        conn.body = bytearray()
         if out:
             conn.out = out
             conn.state = _WRITE
@@ -558,7 +613,11 @@ class Server:
         if close:
             self._drop(conn, graceful=True)
             return
-        self._next_request(conn)
+        if conn.state == _READ and not conn.buf:
+            conn.deadline = time.monotonic() + self.limits.keepalive_timeout_s
+        self._register(conn, selectors.EVENT_READ)
+        if conn.buf:
+            self._parse(conn)
 
     def _next_request(self, conn: _Conn) -> None:
         conn.state = _READ
@@ -571,10 +630,17 @@ class Server:
             self._parse(conn)
 
     def _register(self, conn: _Conn, events: int) -> None:
-        try:
+        if conn.registered:
             self._sel.modify(conn.sock, events, conn)
-        except KeyError:
+        else:
             self._sel.register(conn.sock, events, conn)
+            conn.registered = True
+
+    def _unregister(self, conn: _Conn) -> None:
+        if conn.registered:
+            conn.registered = False
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._sel.unregister(conn.sock)
 
     def _on_readable(self, conn: _Conn) -> None:
         try:
@@ -598,12 +664,16 @@ class Server:
 
     def _parse(self, conn: _Conn) -> None:
         try:
-            if conn.state == _READ:
-                self._parse_head(conn)
-            if conn.state == _BODY:
-                self._parse_body(conn)
+            if self._advance(conn):
+                self._dispatch(conn)
         except HTTPError as exc:
             self._fail(conn, exc.status, str(exc))
+
+    def _advance(self, conn: _Conn) -> bool:
+        """Parse what ``conn.buf`` holds; True once a whole request is in ``conn.request``."""
+        if conn.state == _READ:
+            self._parse_head(conn)
+        return conn.state == _BODY and self._parse_body(conn)
 
     def _parse_head(self, conn: _Conn) -> None:
         lim = self.limits
@@ -637,28 +707,27 @@ class Server:
                 with contextlib.suppress(OSError):
                     conn.sock.send(status_line(100) + b"\r\n")
 
-    def _parse_body(self, conn: _Conn) -> None:
+    def _parse_body(self, conn: _Conn) -> bool:
         req = conn.request
         buf = conn.buf
         if conn.length is not None:
             if len(buf) < conn.length:
-                return
+                return False
             req.body = bytes(buf[: conn.length])
             del buf[: conn.length]
         else:
             conn.pos, done = decode_chunks(buf, conn.pos, conn.body, self.limits.max_body_bytes)
             if not done:
-                return
+                return False
             req.body = bytes(conn.body)
             del buf[: conn.pos]
             conn.pos = 0
             conn.body = bytearray()
-        self._dispatch(conn)
+        return True
 
     def _dispatch(self, conn: _Conn) -> None:
-        conn.state = _BUSY
-        with contextlib.suppress(KeyError, ValueError):
-            self._sel.unregister(conn.sock)
+        conn.busy = True
+        self._unregister(conn)
         req = conn.request
         if self.control is not None and self.control(req):
             self._control_jobs.put(conn)
@@ -712,8 +781,10 @@ class Server:
         self._register(conn, selectors.EVENT_READ)
 
     def _sweep(self, now: float) -> None:
+        if not self._jobs.empty() and now - self._last_take > GROW_AFTER_S:
+            self._grow(self.limits.workers)
         for conn in list(self._conns.values()):
-            if conn.state == _BUSY or now < conn.deadline:
+            if conn.busy or now < conn.deadline:
                 continue
             if conn.state == _READ and conn.buf:
                 self._fail(conn, 408, "the request head did not arrive in time")
@@ -723,12 +794,12 @@ class Server:
                 self._drop(conn)
 
     def _drop(self, conn: _Conn, graceful: bool = False) -> None:
-        if self._conns.pop(conn.sock.fileno(), None) is None:
+        if self._conns.get(conn.sock.fileno()) is not conn:
             return
+        del self._conns[conn.sock.fileno()]
         if conn.state == _LINGER:
             self._lingering -= 1
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            self._sel.unregister(conn.sock)
+        self._unregister(conn)
         if graceful:
             with contextlib.suppress(OSError):
                 conn.sock.shutdown(socket.SHUT_WR)
@@ -736,18 +807,60 @@ class Server:
 
     # -- the workers -------------------------------------------------------------------------
 
-    def _work(self, jobs: queue.SimpleQueue) -> None:
+    def _work(self, jobs: queue.SimpleQueue, hot: bool = True) -> None:
+        me = threading.current_thread()
         while True:
-            conn = jobs.get()
+            try:
+                conn = jobs.get(timeout=IDLE_WORKER_S)
+            except queue.Empty:
+                with self._pool_lock:
+                    if me in self._workers and len(self._workers) > self.limits.workers:
+                        self._workers.discard(me)
+                        return
+                continue
             if conn is None:
+                with self._pool_lock:
+                    self._workers.discard(me)
                 return
-            out, close = self._serve(conn)
+            self._last_take = time.monotonic()
+            while True:
+                out, close = self._serve(conn)
+                conn.state, conn.request = _READ, None
+                error = None
+                if out or close or conn.buf or self._stopping or not hot or not jobs.empty():
+                    break
+                try:
+                    if not self._next_here(conn):
+                        break
+                except HTTPError as exc:
+                    error = exc
+                    break
+                except OSError:
+                    close = True
+                    break
             if self._stopping:
                 with contextlib.suppress(OSError):
                     conn.sock.close()
                 continue
-            self._returns.append((conn, out, close))
+            self._returns.append((conn, out, close, error))
             self._wake()
+
+    def _next_here(self, conn: _Conn) -> bool:
+        """Wait ``HOT_WAIT_MS`` for the next request on ``conn``; True if it is whole.
+
+        A busy keep-alive client sends its next request right after it read the answer:
+        reading it here spares two thread hand-offs. Only when no other request waits.
+        """
+        poller = select.poll()
+        poller.register(conn.sock, select.POLLIN)
+        if not poller.poll(HOT_WAIT_MS):
+            return False
+        data = conn.sock.recv(RECV_BYTES)
+        if not data:
+            raise ConnectionResetError("the client closed")
+        conn.deadline = time.monotonic() + self.limits.header_timeout_s
+        conn.buf += data
+        return self._advance(conn)
 
     def _serve(self, conn: _Conn) -> tuple[bytes, bool]:
         """Run the handler; send what the socket takes now; return ``(unsent, close)``."""
@@ -846,7 +959,8 @@ class Upstream:
             BadResponse: the answer is malformed.
         """
         sock = self.sock
-        sock.settimeout(timeout)
+        if sock.gettimeout() != timeout:
+            sock.settimeout(timeout)
         lines = [f"{method} {target} HTTP/1.1\r\n"]
         lines.extend(f"{k}: {v}\r\n" for k, v in headers)
         if body or method in ("POST", "PUT", "PATCH"):

@@ -44,7 +44,6 @@ from halab.live._proc import LOOPBACK, announce, watch_parent
 HANG_LIMIT_SECONDS = 3600.0  # a hung request gives up after an hour at most
 SECRET_ENV = "HALAB_SECRET"  # the cluster's secret reaches its processes in the environment
 SECRET_HEADER = "X-Halab-Secret"
-WORKERS = 64  # worker threads; more requests wait in the server's queue (HAProxy maxconn)
 
 
 class Faults:
@@ -131,7 +130,7 @@ class BackendServer:
             self.handle,
             host=LOOPBACK,
             port=port,
-            limits=limits or Limits(workers=WORKERS),
+            limits=limits or Limits(),
             control=lambda req: is_under(normalise_path(req.path), "/_fault"),
             name="halab-backend",
         )
@@ -202,13 +201,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-watch", action="store_true", help="do not exit with the parent")
     args = parser.parse_args(argv)
     given = os.environ.get(SECRET_ENV) or None
-    server = BackendServer(args.name, args.port, secret=given).start()
+    server = BackendServer(args.name, args.port, secret=given)  # listening, not serving yet
     if not args.no_watch:
         watch_parent()
     info = {"port": server.server_address[1], "pid": os.getpid(), "name": args.name}
     if given is None:  # the parent reads it over the private pipe of the ready line
         info["secret"] = server.secret
     announce(**info)
+    server.start()  # what arrived since listen() waited in the backlog, as before the line
     threading.Event().wait()
 
 

@@ -77,7 +77,6 @@ MAX_IDLE_PER_BACKEND = 64
 POOL_IDLE_SECONDS = 5.0  # an idle pooled connection older than this is closed, not reused
 # (shorter than the backends' keep-alive timeout, so that we close first, as nginx's upstream
 # ``keepalive_timeout`` is meant to be set below the server's)
-WORKERS = 64  # worker threads; further requests wait in the server's queue (HAProxy maxconn)
 SECRET_ENV = "HALAB_SECRET"
 SECRET_HEADER = "X-Halab-Secret"
 # never forwarded in a request: the secret is the lesson's, and ``Expect`` is answered here
@@ -223,7 +222,7 @@ class Balancer:
         self._in_rotation = [True] * n
         self._pools = [_Pool(p) for p in ports]
         self.secret = secret or os.environ.get(SECRET_ENV) or secrets.token_urlsafe(24)
-        self.limits = limits if limits is not None else Limits(workers=WORKERS)
+        self.limits = limits if limits is not None else Limits()
         self._server: Server | None = None
         self._threads: list[threading.Thread] = []
         self.port: int | None = None
