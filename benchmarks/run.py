@@ -1,8 +1,9 @@
 """Run every benchmark and print one table (``make bench``).
 
-Usage: ``python benchmarks/run.py [name-substring ...]`` runs the ``bench_*`` functions of
-``benchmarks/bench_*.py`` whose module or function name contains one of the substrings
-(all of them when none is given).
+Usage: ``python benchmarks/run.py [--quick] [name-substring ...]`` runs the ``bench_*``
+functions of ``benchmarks/bench_*.py`` whose module or function name contains one of the
+substrings (all of them when none is given). ``--quick`` sets ``HALAB_BENCH_QUICK=1``, which
+the long benchmarks read to measure for less time.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def _format(rows) -> str:
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
+    if "--quick" in argv:
+        argv = [a for a in argv if a != "--quick"]
+        os.environ["HALAB_BENCH_QUICK"] = "1"
     rows = []
     start = time.perf_counter()
     for label, fn in _benchmarks(argv):
