@@ -64,6 +64,7 @@ import re
 import select
 import selectors
 import socket
+import struct
 import threading
 import time
 import traceback
@@ -102,6 +103,7 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _TARGET = re.compile(rb"/[\x21-\x7e]*\Z")  # origin-form, visible ASCII only (RFC 9112 §3.2.1)
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*\Z")  # field-vchar, SP, HTAB, obs-text (§5.5)
+_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*\Z")
 _DIGITS = re.compile(r"[0-9]{1,18}\Z")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(;[\t\x20-\x7e]*)?\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -135,21 +137,20 @@ class HTTPError(Exception):
 class Headers:
     """Request or response fields, in order; names compared case-insensitively."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_index")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items = list(items)
+        self._index: dict[str, list[str]] = {}
+        for k, v in self._items:
+            self._index.setdefault(k.lower(), []).append(v)
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        name = name.lower()
-        for k, v in self._items:
-            if k.lower() == name:
-                return v
-        return default
+        values = self._index.get(name.lower())
+        return values[0] if values else default
 
     def get_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self._items if k.lower() == name]
+        return self._index.get(name.lower(), [])
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
@@ -193,6 +194,8 @@ def check_target(target: bytes) -> str:
     """An origin-form request target as text, or :class:`HTTPError` 400 (see the module)."""
     if not _TARGET.match(target) or _BAD_ESCAPE.search(target):
         raise HTTPError(400, "the request target must be a path of visible ASCII characters")
+    if b"%" not in target:  # visible ASCII, nothing to decode
+        return target.decode("ascii")
     try:
         decoded = unquote_to_bytes(target.split(b"?", 1)[0]).decode("utf-8")
     except UnicodeDecodeError:
@@ -214,7 +217,8 @@ def parse_head(head: bytes, limits: Limits, client_address=None) -> tuple[Reques
     line = lines[0]
     if len(line) > limits.max_line_bytes:
         raise HTTPError(414, f"the request line is longer than {limits.max_line_bytes} bytes")
-    if b"\n" in head.replace(b"\r\n", b"") or b"\r" in head.replace(b"\r\n", b""):
+    joined = b"".join(lines)
+    if b"\n" in joined or b"\r" in joined:
         raise HTTPError(400, "a line ends in a bare CR or LF")
     parts = line.split(b" ")
     if len(parts) != 3:
@@ -233,15 +237,15 @@ def parse_head(head: bytes, limits: Limits, client_address=None) -> tuple[Reques
     for raw in lines[1:]:
         if len(raw) > limits.max_line_bytes:
             raise HTTPError(431, f"a header field is longer than {limits.max_line_bytes} bytes")
-        if raw[:1] in (b" ", b"\t"):
-            raise HTTPError(400, "obsolete line folding is not accepted")
-        name, colon, value = raw.partition(b":")
-        if not colon or not _TOKEN.match(name):
-            raise HTTPError(400, "a header field name is malformed (or has space before ':')")
-        value = value.strip(b" \t")
-        if not _VALUE.match(value):
+        m = _FIELD.match(raw)
+        if m is None:
+            if raw[:1] in (b" ", b"\t"):
+                raise HTTPError(400, "obsolete line folding is not accepted")
+            name, colon, value = raw.partition(b":")
+            if not colon or not _TOKEN.match(name):
+                raise HTTPError(400, "a header field name is malformed (or has space before ':')")
             raise HTTPError(400, "a header field value has control characters")
-        fields.append((name.decode("ascii"), value.decode("latin-1")))
+        fields.append((m.group(1).decode("ascii"), m.group(2).decode("latin-1")))
     headers = Headers(fields)
     req = Request(method.decode("ascii"), path, version.decode("ascii"), headers, client_address)
     connection = {t.strip().lower() for v in headers.get_all("connection") for t in v.split(",")}
@@ -912,18 +916,33 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9]{2})(?: [^\r\n]*)?\Z")
 
 
 class Upstream:
-    """One keep-alive connection to a backend on 127.0.0.1 (blocking, per-read timeout)."""
+    """One keep-alive connection to a backend on 127.0.0.1 (blocking, per-read timeout).
+
+    The socket blocks, with the kernel's ``SO_RCVTIMEO``/``SO_SNDTIMEO`` as the timeout of
+    silence per read or write: one system call per ``recv``, where a Python socket timeout
+    costs a ``poll`` before each call as well (and each call is a turn at the GIL).
+    """
 
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self.port = port
         self.host = host
         self.sock: socket.socket | None = None
         self._buf = bytearray()
+        self._timeout: float | None = None
         self.idle_since = 0.0
 
     def connect(self, timeout: float) -> None:
         self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(None)
+
+    def _set_timeout(self, timeout: float) -> None:
+        if timeout != self._timeout:
+            sec = int(timeout)
+            tv = struct.pack("ll", sec, int((timeout - sec) * 1e6))
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+            self._timeout = timeout
 
     def stale(self) -> bool:
         """True when an idle connection is closed or has bytes nobody asked for.
@@ -959,14 +978,18 @@ class Upstream:
             BadResponse: the answer is malformed.
         """
         sock = self.sock
-        if sock.gettimeout() != timeout:
-            sock.settimeout(timeout)
+        self._set_timeout(timeout)
         lines = [f"{method} {target} HTTP/1.1\r\n"]
         lines.extend(f"{k}: {v}\r\n" for k, v in headers)
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
-        sock.sendall("".join(lines).encode("latin-1") + body)
+        try:
+            sock.sendall("".join(lines).encode("latin-1") + body)
+        except BlockingIOError:  # SO_SNDTIMEO ran out
+            raise TimeoutError("the backend read nothing within the timeout") from None
+        except (BrokenPipeError, ConnectionResetError):
+            raise UpstreamClosed("closed before the request was sent") from None
         while True:
             status, fields, close = self._read_head()
             if status >= 200:
@@ -977,7 +1000,10 @@ class Upstream:
     _eof = False
 
     def _fill(self) -> bool:
-        data = self.sock.recv(RECV_BYTES)
+        try:
+            data = self.sock.recv(RECV_BYTES)
+        except BlockingIOError:  # SO_RCVTIMEO ran out
+            raise TimeoutError("no answer within the timeout") from None
         if not data:
             self._eof = True
             return False

@@ -101,16 +101,16 @@ class _Pool:
     def acquire(self) -> tuple[Upstream, bool]:
         """An idle connection that still looks open (``reused``), else a new unconnected one."""
         now = time.monotonic()
-        with self._lock:
-            while self._idle:
-                conn = self._idle.pop()
-                if now - conn.idle_since < POOL_IDLE_SECONDS and not conn.stale():
-                    return conn, True
-                self._all.discard(conn)
-                conn.close()
-            conn = Upstream(self.port, LOOPBACK)
-            self._all.add(conn)
-            return conn, False
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+                if conn is None:
+                    conn = Upstream(self.port, LOOPBACK)
+                    self._all.add(conn)
+                    return conn, False
+            if now - conn.idle_since < POOL_IDLE_SECONDS and not conn.stale():
+                return conn, True
+            self.discard(conn)
 
     def acquire_fresh(self) -> Upstream:
         """A new unconnected connection, never an idle one."""
