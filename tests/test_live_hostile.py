@@ -112,6 +112,13 @@ QUICK = {
         b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(BIG),
         {413},
     ),
+    "chunk extensions flood": (
+        b"POST / HTTP/1.1\r\n"
+        + H
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+        + (b"1;" + b"e" * 1000 + b"\r\nx\r\n") * 2400,
+        {413},
+    ),
     "URI too long": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n" + H + b"\r\n", {414}),
     "header line too long": (
         b"GET / HTTP/1.1\r\n" + H + b"X-A: " + b"a" * 9000 + b"\r\n\r\n",

@@ -14,6 +14,13 @@ rules below are a few dozen lines, each one citable, and each limit answers the 
 the lesson teaches; ``http.server`` would keep its per-connection threads and slow parser, and
 ``h11`` would add an event object and a state machine per request and still need the loop.
 
+Speed, in CPython terms: every system call is a turn at the GIL and every hand-off between
+threads a context switch, so the design counts them. A worker that has answered a keep-alive
+client and sees no request waiting polls that client for ``HOT_WAIT_MS`` and serves its next
+request itself (no trip through the loop); the pool starts small (``workers``) because each
+extra runnable thread costs CPU on every request; the balancer's upstream sockets block with a
+kernel timeout, one call per read.
+
 Where each rule comes from (RFC 9112 is HTTP/1.1 message syntax):
 
 - **backlog** ``BACKLOG`` (511): nginx's ``listen ... backlog`` default on Linux; HAProxy uses
@@ -47,9 +54,12 @@ Where each rule comes from (RFC 9112 is HTTP/1.1 message syntax):
   (§6.3 ¶4), or in an HTTP/1.0 request (§6.1): ``400``; both ``Transfer-Encoding`` and
   ``Content-Length`` (§6.1 lets a server reject the message): ``400``, as nginx does since
   1.21.1 (HAProxy instead drops the ``Content-Length``, decodes the chunks and closes the
-  connection after the answer). Chunked bodies are decoded (§7.1) and handed on whole, so the
+  connection after the answer: tried on this course's machine, nginx 1.22.1 answered 400,
+  HAProxy 2.6.12 forwarded the request and answered 200). Chunked bodies are decoded (§7.1) and handed on whole, so the
   balancer forwards them with a ``Content-Length``. Without either field a request has no body
   (§6.3 ¶7), as nginx and HAProxy assume, so no ``411``.
+- ``Expect`` other than ``100-continue``: ``417`` (RFC 9110 §10.1.1); ``100-continue`` gets
+  its interim ``100`` before the body is read.
 - **after an error** the connection is closed, and the loop reads and drops what the client
   still sends for ``LINGER_S`` seconds first, so that the status line is not lost to a reset
   (nginx ``lingering_close``). Nothing after a rejected head is ever parsed as a request.
@@ -720,8 +730,11 @@ class Server:
             req.body = bytes(buf[: conn.length])
             del buf[: conn.length]
         else:
-            conn.pos, done = decode_chunks(buf, conn.pos, conn.body, self.limits.max_body_bytes)
+            limit = self.limits.max_body_bytes
+            conn.pos, done = decode_chunks(buf, conn.pos, conn.body, limit)
             if not done:
+                if len(buf) > 2 * limit + RECV_BYTES:  # tiny chunks, long extensions
+                    raise HTTPError(413, f"the chunked body is larger than {2 * limit} bytes")
                 return False
             req.body = bytes(conn.body)
             del buf[: conn.pos]

@@ -1,4 +1,4 @@
-"""The failover balancer: a threaded HTTP reverse proxy on 127.0.0.1.
+"""The failover balancer: an HTTP reverse proxy on 127.0.0.1.
 
 For each request it asks a ``halab.balancing`` policy for a backend among those in rotation,
 forwards the request over a pooled keep-alive connection, and answers with the backend's
@@ -22,7 +22,22 @@ spin and the waits finite and the answers say so; the tutorial code has no cap.
 :class:`Balancer` runs in the calling process (threads). ``python -m halab.live.balancer``
 runs one in its own process: it prints its port, then one JSON event per line, and exits with
 its parent. Paths under ``/_lb/`` are the balancer's own: ``GET /_lb/status`` gives each
-backend's state as JSON.
+backend's state as JSON, to a client that sends the cluster's secret in ``X-Halab-Secret``
+(read from the environment variable ``HALAB_SECRET``, or ``Balancer(..., secret=...)``; else
+``403``). The fault switches ``/_fault`` are never forwarded (``403``), however the path is
+spelled: it is percent-decoded, its slashes collapsed, its dot segments resolved and its case
+folded before the check (:func:`~halab.live._http.normalise_path`); an ``X-Halab-Secret``
+header from a client is never forwarded either.
+
+The HTTP side is :mod:`halab.live._http`, shared with the backends: an event loop that reads
+and checks each request (listen backlog, a connection cap like HAProxy's ``maxconn``,
+header, keep-alive, body and send timeouts, a 1 MiB body limit, RFC 9112 framing with
+chunked bodies decoded and forwarded with a ``Content-Length``) and a small pool of worker
+threads that run :meth:`Balancer._handle`. Forwarding (:meth:`Balancer._forward`) never
+raises: whatever goes wrong, the pooled connection is closed or given back and the
+``in_flight`` count released (a ``finally``). An idle pooled connection is checked before
+reuse, and a request that meets a reused connection the backend had already closed is sent
+once more on a fresh one (urllib3 and Go's ``net/http`` do the same).
 """
 
 from __future__ import annotations
