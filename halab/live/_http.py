@@ -367,6 +367,7 @@ def error_bytes(status: int, message: str, server_name: str = "halab") -> bytes:
 # -- the server --------------------------------------------------------------------------------
 
 _READ, _BODY, _WRITE, _LINGER = range(4)
+_NOTHING = object()  # what an idle worker's wait for a request gave
 GROW_AFTER_S = 0.05  # seconds the queue may stand still before the pool grows
 IDLE_WORKER_S = 10.0  # seconds an extra worker waits for work before it leaves
 HOT_WAIT_MS = 2  # a worker with nothing queued waits this long for the next request itself
@@ -462,6 +463,7 @@ class Server:
         self._loop_thread: threading.Thread | None = None
         self._control_thread: threading.Thread | None = None
         self._last_take = time.monotonic()  # when a worker last took a request
+        self._idle_workers = 0  # workers waiting for a request (under _pool_lock)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -827,9 +829,18 @@ class Server:
     def _work(self, jobs: queue.SimpleQueue, hot: bool = True) -> None:
         me = threading.current_thread()
         while True:
+            if hot:
+                with self._pool_lock:
+                    self._idle_workers += 1
             try:
                 conn = jobs.get(timeout=IDLE_WORKER_S)
             except queue.Empty:
+                conn = _NOTHING
+            finally:
+                if hot:
+                    with self._pool_lock:
+                        self._idle_workers -= 1
+            if conn is _NOTHING:
                 with self._pool_lock:
                     if me in self._workers and len(self._workers) > self.limits.workers:
                         self._workers.discard(me)
@@ -844,7 +855,7 @@ class Server:
                 out, close = self._serve(conn)
                 conn.state, conn.request = _READ, None
                 error = None
-                if out or close or conn.buf or self._stopping or not hot or not jobs.empty():
+                if out or close or conn.buf or self._stopping or not self._may_wait(hot, jobs):
                     break
                 try:
                     if not self._next_here(conn):
@@ -861,6 +872,12 @@ class Server:
                 continue
             self._returns.append((conn, out, close, error))
             self._wake()
+
+    def _may_wait(self, hot: bool, jobs: queue.SimpleQueue) -> bool:
+        """Whether a worker may wait for its client's next request: only while nothing is
+        queued and another worker is idle, so that a waiting worker never delays a request
+        that came on another connection (as a proxy's pool of keep-alive connections does)."""
+        return hot and jobs.empty() and self._idle_workers > 0
 
     def _next_here(self, conn: _Conn) -> bool:
         """Wait ``HOT_WAIT_MS`` for the next request on ``conn``; True if it is whole.
