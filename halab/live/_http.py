@@ -919,7 +919,18 @@ class Server:
 
 
 class UpstreamClosed(ConnectionError):
-    """The backend closed the connection before any byte of an answer."""
+    """The backend closed the connection before any byte of an answer.
+
+    ``may_have_run`` is False when the backend cannot have read the whole request: the write
+    failed, or the connection was *reset* (Linux resets a connection closed with unread bytes
+    in it, and answers a write to a closed one with a reset). A clean end of file instead
+    means the process had read everything sent before it closed, or died: it may have run
+    the request.
+    """
+
+    def __init__(self, message: str, *, may_have_run: bool) -> None:
+        super().__init__(message)
+        self.may_have_run = may_have_run
 
 
 class BadResponse(ValueError):
@@ -1019,7 +1030,7 @@ class Upstream:
         except BlockingIOError:  # SO_SNDTIMEO ran out
             raise TimeoutError("the backend read nothing within the timeout") from None
         except (BrokenPipeError, ConnectionResetError):
-            raise UpstreamClosed("closed before the request was sent") from None
+            raise UpstreamClosed("closed before the request was sent", may_have_run=False) from None
         while True:
             status, fields, close = self._read_head()
             if status >= 200:
@@ -1053,11 +1064,11 @@ class Upstream:
                 got = self._fill()
             except ConnectionResetError:
                 if first and not buf:
-                    raise UpstreamClosed("reset before an answer") from None
+                    raise UpstreamClosed("reset before an answer", may_have_run=False) from None
                 raise
             if not got:
                 if not buf:
-                    raise UpstreamClosed("closed before an answer")
+                    raise UpstreamClosed("closed before an answer", may_have_run=True)
                 raise BadResponse("the response head was cut short")
             first = False
         lines = bytes(buf[:end]).split(b"\r\n")

@@ -427,7 +427,10 @@ class Balancer:
         connection to the same backend, whatever its method, as HTTP client libraries do with
         a stale pooled connection. It cannot run twice: a backend that closed an idle
         connection never read the request, and a fresh connection to a killed backend is
-        refused.
+        refused. In that last case the attempt counts as *reached* unless the connection was
+        reset (see :class:`~halab.live._http.UpstreamClosed`: a clean close means the backend
+        may have read and run the request before it died), so that a request that is not
+        idempotent is never sent to a second backend after it may have run on the first.
         """
         pool = self._pools[i]
         start = time.monotonic()
@@ -442,18 +445,25 @@ class Balancer:
                     return Attempt(i, None, False, why, time.monotonic() - start), None, b""
             try:
                 resp = conn.request(method, path, headers, body or b"", timeout)
-            except UpstreamClosed:
+            except UpstreamClosed as exc:
                 if not reused:
                     raise
                 pool.discard(conn)  # stale: try once on a fresh connection
                 conn, reused = pool.acquire_fresh(), False
                 why = self._connect(conn, connect_timeout)
-                if why is not None:
-                    return Attempt(i, None, False, why, time.monotonic() - start), None, b""
+                if why is not None:  # it died; if it may have read the request first, say
+                    # "reached", so that a request that is not idempotent goes nowhere else
+                    why = f"{why}, after a kept-alive connection closed"
+                    reached = exc.may_have_run
+                    return Attempt(i, None, reached, why, time.monotonic() - start), None, b""
                 resp = conn.request(method, path, headers, body or b"", timeout)
             keep = not resp.will_close
             latency = time.monotonic() - start
             return Attempt(i, resp.status, True, None, latency), resp, resp.body
+        except UpstreamClosed as exc:  # on a fresh connection: reset means never read
+            why = f"closed before an answer ({'kept-alive' if reused else 'new'} connection)"
+            reached = exc.may_have_run
+            return Attempt(i, None, reached, why, time.monotonic() - start), None, b""
         except TimeoutError:
             why = f"no answer within {timeout:g} s"
             return Attempt(i, None, True, why, time.monotonic() - start), None, b""
