@@ -37,7 +37,7 @@ threads that run :meth:`Balancer._handle`. Forwarding (:meth:`Balancer._forward`
 raises: whatever goes wrong, the pooled connection is closed or given back and the
 ``in_flight`` count released (a ``finally``). An idle pooled connection is checked before
 reuse, and a request that meets a reused connection the backend had already closed is sent
-once more on a fresh one (urllib3 and Go's ``net/http`` do the same).
+once more on a fresh one (urllib3 checks idle connections the same way).
 """
 
 from __future__ import annotations
