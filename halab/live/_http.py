@@ -366,7 +366,13 @@ def error_bytes(status: int, message: str, server_name: str = "halab") -> bytes:
 
 # -- the server --------------------------------------------------------------------------------
 
+
+def fd_of(conn) -> int:
+    return conn.sock.fileno()
+
+
 _READ, _BODY, _WRITE, _LINGER = range(4)
+_ONESHOT = select.EPOLLONESHOT
 _NOTHING = object()  # what an idle worker's wait for a request gave
 GROW_AFTER_S = 0.05  # seconds the queue may stand still before the pool grows
 IDLE_WORKER_S = 10.0  # seconds an extra worker waits for work before it leaves
@@ -448,7 +454,7 @@ class Server:
             raise
         self._listener.setblocking(False)
         self.server_address = self._listener.getsockname()
-        self._sel = selectors.DefaultSelector()
+        self._ep = select.epoll()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._woken = False
@@ -522,24 +528,28 @@ class Server:
                 self._wake_w.send(b"x")
 
     def _loop(self) -> None:
-        sel = self._sel
-        sel.register(self._listener, selectors.EVENT_READ, None)
-        sel.register(self._wake_r, selectors.EVENT_READ, None)
+        ep = self._ep
+        listener, wake = self._listener.fileno(), self._wake_r.fileno()
+        ep.register(listener, select.EPOLLIN)
+        ep.register(wake, select.EPOLLIN)
         next_sweep = time.monotonic() + SWEEP_S
         try:
             while not self._stopping:
-                for key, mask in sel.select(SWEEP_S):
-                    conn = key.data
+                for fd, mask in ep.poll(SWEEP_S):
+                    conn = None
                     try:
-                        if conn is None:
-                            if key.fileobj is self._listener:
-                                self._accept()
-                            else:
-                                self._drain_wake()
-                        elif mask & selectors.EVENT_WRITE:
-                            self._on_writable(conn)
+                        if fd == listener:
+                            self._accept()
+                        elif fd == wake:
+                            self._drain_wake()
                         else:
-                            self._on_readable(conn)
+                            conn = self._conns.get(fd)
+                            if conn is None or conn.busy:
+                                continue  # its worker re-arms it when done
+                            if mask & select.EPOLLOUT:
+                                self._on_writable(conn)
+                            else:
+                                self._on_readable(conn)
                     except Exception:  # one connection's trouble must not end the loop
                         self._report()
                         if conn is not None:
@@ -560,8 +570,8 @@ class Server:
             traceback.print_exc()
 
     def _close_everything(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sel.unregister(self._listener)
+        with contextlib.suppress(OSError, ValueError):
+            self._ep.unregister(self._listener.fileno())
         self._listener.close()
         for conn in list(self._conns.values()):
             if not conn.busy:
@@ -569,7 +579,7 @@ class Server:
             else:  # its worker sees the server stopping and closes it
                 with contextlib.suppress(OSError):
                     conn.sock.shutdown(socket.SHUT_RDWR)
-        self._sel.close()
+        self._ep.close()
         self._wake_r.close()
         self._wake_w.close()
 
@@ -646,22 +656,25 @@ class Server:
             self._parse(conn)
 
     def _register(self, conn: _Conn, events: int) -> None:
+        """Arm ``conn`` for one event (``EPOLLONESHOT``): whoever handles it re-arms it."""
+        mask = (select.EPOLLOUT if events == selectors.EVENT_WRITE else select.EPOLLIN) | _ONESHOT
         if conn.registered:
-            self._sel.modify(conn.sock, events, conn)
+            self._ep.modify(conn.sock.fileno(), mask)
         else:
-            self._sel.register(conn.sock, events, conn)
+            self._ep.register(conn.sock.fileno(), mask)
             conn.registered = True
 
     def _unregister(self, conn: _Conn) -> None:
         if conn.registered:
             conn.registered = False
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self._sel.unregister(conn.sock)
+            with contextlib.suppress(ValueError, OSError):
+                self._ep.unregister(conn.sock.fileno())
 
     def _on_readable(self, conn: _Conn) -> None:
         try:
             data = conn.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
+            self._register(conn, selectors.EVENT_READ)
             return
         except OSError:
             self._drop(conn)
@@ -669,6 +682,8 @@ class Server:
         if conn.state == _LINGER:
             if not data:
                 self._drop(conn)
+            else:
+                self._register(conn, selectors.EVENT_READ)
             return
         if not data:
             self._drop(conn)  # the client closed (possibly mid-request: nothing to answer)
@@ -677,6 +692,8 @@ class Server:
             conn.deadline = time.monotonic() + self.limits.header_timeout_s
         conn.buf += data
         self._parse(conn)
+        if not conn.busy and conn.state in (_READ, _BODY) and self._conns.get(fd_of(conn)) is conn:
+            self._register(conn, selectors.EVENT_READ)  # the rest of the request
 
     def _parse(self, conn: _Conn) -> None:
         try:
@@ -745,8 +762,7 @@ class Server:
         return True
 
     def _dispatch(self, conn: _Conn) -> None:
-        conn.busy = True
-        self._unregister(conn)
+        conn.busy = True  # ONESHOT: no event for it until it is re-armed
         req = conn.request
         if self.control is not None and self.control(req):
             self._control_jobs.put(conn)
@@ -757,12 +773,14 @@ class Server:
         try:
             n = conn.sock.send(conn.out)
         except (BlockingIOError, InterruptedError):
+            self._register(conn, selectors.EVENT_WRITE)
             return
         except OSError:
             self._drop(conn)
             return
         conn.out = conn.out[n:]
         if conn.out:
+            self._register(conn, selectors.EVENT_WRITE)
             return
         if conn.state == _LINGER:
             self._linger(conn)
@@ -870,6 +888,16 @@ class Server:
                 with contextlib.suppress(OSError):
                     conn.sock.close()
                 continue
+            if not (out or close or error or conn.buf or conn.state != _READ):
+                # the usual case: wait for the next request; re-arm it here, sparing the loop
+                conn.close_after = False
+                conn.deadline = time.monotonic() + self.limits.keepalive_timeout_s
+                conn.busy = False
+                try:
+                    self._ep.modify(conn.sock.fileno(), select.EPOLLIN | _ONESHOT)
+                    continue
+                except (OSError, ValueError):
+                    conn.busy = True
             self._returns.append((conn, out, close, error))
             self._wake()
 
