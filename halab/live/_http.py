@@ -1,9 +1,11 @@
 """Hardened HTTP/1.1 for halab's backends and balancer: one event loop, a bounded worker pool.
 
 Both halab servers (:mod:`halab.live.backend`, :mod:`halab.live.balancer`) are a
-:class:`Server`: one thread runs a ``selectors`` loop that accepts connections, reads each
+:class:`Server`: one thread runs an ``epoll`` loop that accepts connections, reads each
 request head *and body* without blocking, parses and checks them, and hands complete requests
-to a fixed pool of worker threads that run the handler. Idle keep-alive connections, slow
+to a small pool of worker threads that run the handler. Each connection is armed for one
+event at a time (``EPOLLONESHOT``), so a worker that has answered can re-arm its connection
+itself, without a trip through the loop. Idle keep-alive connections, slow
 clients and half-sent requests cost a few hundred bytes in the loop, never a thread: 3,000
 idle clients are 3,000 dictionary entries, as in HAProxy and nginx. The stdlib's
 ``ThreadingHTTPServer`` spends one thread per connection, listens with a backlog of 5 and has
