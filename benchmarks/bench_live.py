@@ -1,23 +1,40 @@
-"""Benchmarks for ``halab.live``: the failover balancer's cost, in one run, with one client.
+"""Benchmarks for ``halab.live``: the failover balancer's cost, and how it holds under load.
 
-The same load generator (``requests``, one session per worker) sends the same number of GETs
-straight to one backend, then through the balancer (in its own process) to three backends.
-The balancer adds one hop: the client's throughput should stay at least half of direct
-access, and the added median latency is reported. Cluster start and a drill are timed too.
+``bench_throughput``: the same load generator (``requests``, one session per worker) sends the
+same number of GETs straight to one backend, then through the balancer (in its own process)
+to three backends. Cluster start and a drill are timed too.
+
+``bench_load``: keep-alive load at 1, 8, 32 and 128 clients, in one run, through halab's
+balancer, HAProxy and nginx (:mod:`halab.live.production`, in front of the same three
+backends) and straight to one backend; throughput as a ratio to direct, p50 and p99 latency,
+errors. The load comes from ``wrk --latency`` when it is installed, else from a bounded pool
+of Python threads (which measures the client as much as the servers: read the ratios only).
+The bars are the issue's: halab's balancer at least 0.5x direct at 32 clients, no error at
+128. ``python benchmarks/run.py --quick`` runs each point for a second instead of three.
 """
 
 from __future__ import annotations
 
+import http.client
 import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
 import time
 
 import numpy as np
 from common import Row, at_least, below, median_seconds
 
 from halab.live import LiveCluster, run_load
+from halab.live._proc import LOOPBACK, spawn, stop_process
 
 COUNT = 2000  # requests per measurement
 CONCURRENCY = 4  # client worker threads
+LOAD_CLIENTS = (1, 8, 32, 128)  # concurrent keep-alive connections
+LOAD_SECONDS = 3.0  # per measurement; 1 s with --quick (HALAB_BENCH_QUICK=1)
 
 
 def _measure(url: str, concurrency: int, count: int) -> tuple[float, float]:
@@ -65,6 +82,8 @@ def bench_panels() -> list[Row]:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from halab import widgets
     from halab.live import Drill, Event, LoadResult, Record, Settings
 
@@ -92,9 +111,162 @@ def bench_panels() -> list[Row]:
     def draw():
         fig = widgets.draw_drill(drill=drill)
         fig.savefig(io.BytesIO(), format="png", dpi=widgets.RENDER_DPI)
-        widgets.plt.close(fig)
+        plt.close(fig)
 
     rows.append(
         below(group, "drill figure, drawn and rendered", median_seconds(draw, repeat=5), 300)
     )
+    return rows
+
+
+# -- load: halab vs HAProxy vs nginx vs direct ----------------------------------------------------
+
+
+def _wrk(url: str, clients: int, seconds: float) -> dict:
+    """One ``wrk --latency`` run: requests/s, p50 and p99 in seconds, errors."""
+    threads = min(2, clients)
+    out = subprocess.run(
+        [
+            shutil.which("wrk"),
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "5s",
+            "--latency",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
+    units = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        return float(m.group(1)) * units[m.group(2)] if m else float("nan")
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(non2xx.group(1)) if non2xx else 0
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "errors": errors,
+    }
+
+
+def _threaded(url: str, clients: int, seconds: float) -> dict:
+    """The fallback client: ``clients`` threads, one keep-alive connection each."""
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+        mine = []
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            try:
+                conn.request("GET", "/")
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status < 400
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+            if ok:
+                mine.append(time.perf_counter() - t)
+            else:
+                with lock:
+                    errors[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 10)
+    lat = np.array(latencies) if latencies else np.array([np.nan])
+    return {
+        "rps": len(latencies) / seconds,
+        "p50": float(np.percentile(lat, 50)),
+        "p99": float(np.percentile(lat, 99)),
+        "errors": errors[0],
+    }
+
+
+def _fronts(ports: list[int], stack) -> dict[str, str]:
+    """Start every front that this machine has; name -> url."""
+    from halab.live.production import HAProxy, Nginx, ServerNotFound
+
+    urls = {"direct": f"http://{LOOPBACK}:{ports[0]}/"}
+    for name, cls in (("HAProxy", HAProxy), ("nginx", Nginx)):
+        try:
+            front = stack.enter_context(cls(ports, access_log=False))
+        except (ServerNotFound, RuntimeError, OSError) as exc:
+            print(f"bench_load: no {name} ({type(exc).__name__}); skipped", flush=True)
+            continue
+        urls[name] = front.url + "/"
+    return urls
+
+
+def bench_load() -> list[Row]:
+    """Throughput and latency at 1 to 128 keep-alive clients, as ratios to direct."""
+    import contextlib
+
+    group = "live load"
+    quick = bool(os.environ.get("HALAB_BENCH_QUICK"))
+    seconds = 1.0 if quick else LOAD_SECONDS
+    measure = _wrk if shutil.which("wrk") else _threaded
+    tool = "wrk" if measure is _wrk else "Python threads"
+    procs = []
+    env = {"HALAB_SECRET": os.urandom(16).hex()}
+    rows: list[Row] = []
+    with contextlib.ExitStack() as stack:
+        try:
+            ports = []
+            for i in range(3):
+                proc, info = spawn("halab.live.backend", ["--name", f"b{i}"], env=env)
+                procs.append(proc)
+                ports.append(int(info["port"]))
+            args = ["--ports", ",".join(map(str, ports)), "--settings", json.dumps({})]
+            proc, info = spawn("halab.live.balancer", args, env=env)
+            procs.append(proc)
+            urls = {"halab": f"http://{LOOPBACK}:{info['port']}/", **_fronts(ports, stack)}
+            time.sleep(1.0)  # every front's checks see the backends up
+            results: dict[tuple[str, int], dict] = {}
+            for clients in LOAD_CLIENTS:
+                for name, url in urls.items():  # interleaved: drift hits every front alike
+                    measure(url, clients, min(seconds, 1.0) / 2)  # warm-up
+                    results[name, clients] = measure(url, clients, seconds)
+        finally:
+            for proc in procs:
+                stop_process(proc)
+    for clients in LOAD_CLIENTS:
+        direct = results["direct", clients]
+        tag = f"{clients} client{'s' if clients > 1 else ''} ({tool})"
+        rows.append(Row(group, f"direct, {tag}", direct["rps"], "req/s"))
+        for name in urls:
+            r = results[name, clients]
+            ratio = r["rps"] / direct["rps"] if direct["rps"] else float("nan")
+            if name != "direct":
+                if name == "halab" and clients == 32:
+                    rows.append(at_least(group, f"{name}/direct, {tag}", ratio, "x", 0.5))
+                else:
+                    rows.append(Row(group, f"{name}/direct, {tag}", ratio, "x"))
+            rows.append(Row(group, f"{name} p50, {tag}", r["p50"] * 1e3, "ms"))
+            rows.append(Row(group, f"{name} p99, {tag}", r["p99"] * 1e3, "ms"))
+            if name == "halab" and clients == max(LOAD_CLIENTS):
+                ok = r["errors"] == 0
+                rows.append(Row(group, f"{name} errors, {tag}", r["errors"], "", "= 0", ok))
+            else:
+                rows.append(Row(group, f"{name} errors, {tag}", r["errors"], ""))
     return rows

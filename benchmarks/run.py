@@ -2,8 +2,9 @@
 
 Usage: ``python benchmarks/run.py [--quick] [--list] [name-substring ...]`` runs the
 ``bench_*`` functions of ``benchmarks/bench_*.py`` whose module or function name contains one
-of the substrings (all of them when none is given). ``--skip SUBSTRING`` leaves some out. ``--quick`` measures fewer repeats and
-trials (``tests/test_bench.py`` runs it so that no benchmark rots). A benchmark that raises
+of the substrings (all of them when none is given); ``--skip SUBSTRING`` leaves some out.
+``--quick`` sets ``HALAB_BENCH_QUICK=1``: fewer repeats and trials (``tests/test_bench.py``
+runs it so that no benchmark rots). A benchmark that raises
 becomes an ``ERROR`` row and the others still run; the exit status is then 1.
 """
 

@@ -21,6 +21,7 @@ from halab.live._proc import LOOPBACK, spawn, stop_process
 pytestmark = pytest.mark.live
 
 QUIET = {"checks": False, "consecutive_5xx": None}  # routing only: no checks, no ejection
+SECRETS: dict[int, str] = {}  # port -> the secret each backend printed in its ready line
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def backends():
             proc, info = spawn("halab.live.backend", ["--name", f"b{i}"])
             procs.append(proc)
             ports.append(int(info["port"]))
+            SECRETS[int(info["port"])] = info["secret"]
         yield ports
     finally:
         for p in procs:
@@ -48,7 +50,12 @@ def healed(request):
 def fault(port: int, **changes) -> dict:
     conn = http.client.HTTPConnection(LOOPBACK, port, timeout=2)
     try:
-        conn.request("POST", "/_fault", body=json.dumps(changes))
+        conn.request(
+            "POST",
+            "/_fault",
+            body=json.dumps(changes),
+            headers={"X-Halab-Secret": SECRETS[port]},
+        )
         return json.loads(conn.getresponse().read())
     finally:
         conn.close()
@@ -239,7 +246,8 @@ def test_status_endpoint_and_stop_leaves_no_thread(backends):
     try:
         with session() as s:
             s.get(lb.url, timeout=2)
-            data = s.get(lb.url + "/_lb/status", timeout=2).json()
+            secret = {"X-Halab-Secret": lb.secret}
+            data = s.get(lb.url + "/_lb/status", headers=secret, timeout=2).json()
             keep_alive = s.get(lb.url, timeout=2)  # leaves an idle keep-alive connection
             assert keep_alive.status_code == 200
             assert [b["name"] for b in data["backends"]] == ["b0", "b1", "b2"]
@@ -272,7 +280,12 @@ def test_fault_switch_validates_and_reports(backends):
         "hang": False,
     }
     conn = http.client.HTTPConnection(LOOPBACK, backends[2], timeout=2)
-    conn.request("POST", "/_fault", body=json.dumps({"fail": 2}))
+    conn.request(
+        "POST",
+        "/_fault",
+        body=json.dumps({"fail": 2}),
+        headers={"X-Halab-Secret": SECRETS[backends[2]]},
+    )
     resp = conn.getresponse()
     assert resp.status == 400 and b"fail must be in [0, 1]" in resp.read()
     conn.close()

@@ -64,7 +64,8 @@ def child_env() -> dict:
 def launch(module: str, args: list[str], *, env: dict | None = None) -> subprocess.Popen:
     """Start ``python -m module *args`` with stdin and stdout as pipes; do not wait.
 
-    ``env`` adds variables to :func:`child_env` (a secret goes there, never into ``args``).
+    ``env`` adds variables to the child's environment (``HALAB_SECRET``, say): unlike argv,
+    the environment of a process is readable only by its own user.
     """
     debug = bool(os.environ.get("HALAB_LIVE_DEBUG"))
     return subprocess.Popen(
@@ -91,9 +92,9 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 10.0) -> dict:
         raise RuntimeError(f"{' '.join(proc.args[2:])} did not start: {exc}") from None
 
 
-def spawn(module: str, args: list[str], *, ready_timeout: float = 10.0):
+def spawn(module: str, args: list[str], *, ready_timeout: float = 10.0, env: dict | None = None):
     """Start ``python -m module *args`` and wait for its ready line: ``(process, info)``."""
-    proc = launch(module, args)
+    proc = launch(module, args, env=env)
     return proc, wait_ready(proc, ready_timeout)
 
 

@@ -2,7 +2,10 @@
 
 Run it as ``python -m halab.live.backend --name b0`` (``--port 0`` lets the OS pick). It binds
 127.0.0.1 only, prints ``{"port": ..., "pid": ..., "name": ...}`` as its first line, and
-exits when its parent does (see :mod:`halab.live._proc`).
+exits when its parent does (see :mod:`halab.live._proc`). Its HTTP server is the hardened one
+of :mod:`halab.live._http` (backlog, connection cap, worker pool, timeouts, size limits, strict
+RFC 9112 framing); the switch below runs on a worker of its own, so that it still answers when
+every other worker waits in a ``hang``.
 
 Every path answers ``200`` with a short JSON body naming the backend, for every method
 (GET, HEAD, POST, PUT, DELETE, OPTIONS). ``/health`` is the path the balancer checks.
@@ -13,7 +16,12 @@ The faults apply to every path except the switch itself, ``/_fault``:
   ``fail`` (the fraction of answers that are ``500``) and ``hang`` (true: accept requests and
   never answer, until ``hang`` is set false again); ``{}`` with ``"reset": true`` clears all.
 
-The switch answers only clients on 127.0.0.1 (``403`` otherwise). ``fail`` is deterministic:
+The switch answers only clients on 127.0.0.1 that send the cluster's secret in the
+``X-Halab-Secret`` header (``403`` otherwise; compared with ``hmac.compare_digest``). The secret
+comes from the environment variable ``HALAB_SECRET`` (not argv, which every local user can
+read in ``ps``); without it the backend makes a random one and adds ``"secret"`` to its ready
+line, which only the parent reads. Any spelling of the path that normalises to ``/_fault``
+(``//_fault``, ``/%5Ffault``, ``/x/../_FAULT``) is the switch. ``fail`` is deterministic:
 an accumulator adds ``fail`` per request and fails the request when it reaches 1, so
 ``fail=0.25`` fails exactly every fourth request and ``fail=1`` every one.
 
@@ -23,15 +31,19 @@ Killing a backend is the parent's job: ``Popen.kill()``, a real SIGKILL.
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
+import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from halab.live._http import Limits, Request, Server, is_under, normalise_path
 from halab.live._proc import LOOPBACK, announce, watch_parent
 
 HANG_LIMIT_SECONDS = 3600.0  # a hung request gives up after an hour at most
+SECRET_ENV = "HALAB_SECRET"  # the cluster's secret reaches its processes in the environment
+SECRET_HEADER = "X-Halab-Secret"
 
 
 class Faults:
@@ -91,90 +103,94 @@ class Faults:
         self._released.wait(HANG_LIMIT_SECONDS)
 
 
-class BackendServer(ThreadingHTTPServer):
-    """The backend's HTTP server; knows its name and faults."""
+class BackendServer:
+    """The backend's HTTP server (a hardened :class:`~halab.live._http.Server`).
 
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128  # listen backlog (socketserver's 5 overflows at 32 clients)
+    Args:
+        name: the name in every answer (``X-Served-By``).
+        port: the port on 127.0.0.1; 0 lets the OS pick.
+        secret: what ``X-Halab-Secret`` must carry for ``/_fault``; a random one when ``None``.
+        limits: the server's :class:`~halab.live._http.Limits` (timeouts, sizes, workers).
+    """
 
-    def __init__(self, name: str, port: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        port: int = 0,
+        *,
+        secret: str | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.name = name
         self.faults = Faults()
         self.served = 0
+        self.secret = secret or secrets.token_urlsafe(24)
         self._count_lock = threading.Lock()
-        super().__init__((LOOPBACK, port), BackendHandler)
+        self.http = Server(
+            self.handle,
+            host=LOOPBACK,
+            port=port,
+            limits=limits or Limits(),
+            control=lambda req: is_under(normalise_path(req.path), "/_fault"),
+            name="halab-backend",
+        )
+        self.server_address = self.http.server_address
+
+    def start(self) -> BackendServer:
+        self.http.start()
+        return self
+
+    def stop(self) -> None:
+        self.faults.update({"reset": True})  # let hung requests go
+        self.http.stop()
 
     def count(self) -> int:
         with self._count_lock:
             self.served += 1
             return self.served
 
-
-class BackendHandler(BaseHTTPRequestHandler):
-    """Answers every method; honours the faults; serves the ``/_fault`` switch."""
-
-    protocol_version = "HTTP/1.1"
-    # One send per answer: buffer the headers and the body (flushed after each request) and
-    # turn Nagle's algorithm off, or delayed ACKs add 40 ms to every keep-alive request.
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
-    server_version = "halab-backend"
-    server: BackendServer
-
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        pass
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _send(self, status: int, payload: dict) -> None:
+    def _send(self, status: int, payload: dict) -> tuple[int, list, bytes]:
         body = (json.dumps(payload) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Served-By", self.server.name)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        headers = [
+            ("Server", "halab-backend"),
+            ("Content-Type", "application/json"),
+            ("X-Served-By", self.name),
+        ]
+        return status, headers, body
 
-    def _fault_switch(self, body: bytes) -> None:
-        if self.client_address[0] != LOOPBACK:
-            self._send(403, {"error": "the fault switch answers 127.0.0.1 only"})
-            return
-        if self.command in ("POST", "PUT"):
+    def _fault_switch(self, req: Request) -> tuple[int, list, bytes]:
+        if req.client_address is None or req.client_address[0] != LOOPBACK:
+            return self._send(403, {"error": "the fault switch answers 127.0.0.1 only"})
+        given = req.headers.get(SECRET_HEADER) or ""
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            return self._send(403, {"error": f"the fault switch needs the {SECRET_HEADER} header"})
+        if req.command in ("POST", "PUT"):
             try:
-                changes = json.loads(body or b"{}")
+                changes = json.loads(req.body or b"{}")
                 if not isinstance(changes, dict):
                     raise ValueError("send a JSON object")
-                state = self.server.faults.update(changes)
+                state = self.faults.update(changes)
             except ValueError as exc:
-                self._send(400, {"error": str(exc)})
-                return
+                return self._send(400, {"error": str(exc)})
         else:
-            state = self.server.faults.state()
-        self._send(200, {"backend": self.server.name, **state})
+            state = self.faults.state()
+        return self._send(200, {"backend": self.name, **state})
 
-    def _serve(self) -> None:
-        body = self._read_body()
-        if self.path.split("?", 1)[0] == "/_fault":
-            self._fault_switch(body)
-            return
-        faults = self.server.faults
+    def handle(self, req: Request) -> tuple[int, list, bytes]:
+        """Answer one request (on a worker thread): the switch, or a fault, or a 200."""
+        if is_under(normalise_path(req.path), "/_fault"):
+            return self._fault_switch(req)
+        faults = self.faults
         if faults.hang:
             faults.wait_released()
         delay, failing = faults.decide()
         if delay > 0:
             time.sleep(delay)
-        n = self.server.count()
-        payload = {"backend": self.server.name, "pid": os.getpid(), "request": n}
+        n = self.count()
+        payload = {"backend": self.name, "pid": os.getpid(), "request": n}
         if failing:
-            self._send(500, {**payload, "error": "injected fault"})
-        else:
-            self._send(200, {**payload, "method": self.command, "path": self.path})
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _serve
+            return self._send(500, {**payload, "error": "injected fault"})
+        return self._send(200, {**payload, "method": req.command, "path": req.path})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -184,11 +200,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS pick")
     parser.add_argument("--no-watch", action="store_true", help="do not exit with the parent")
     args = parser.parse_args(argv)
-    server = BackendServer(args.name, args.port)
+    given = os.environ.get(SECRET_ENV) or None
+    server = BackendServer(args.name, args.port, secret=given)  # listening, not serving yet
     if not args.no_watch:
         watch_parent()
-    announce(port=server.server_address[1], pid=os.getpid(), name=args.name)
-    server.serve_forever(poll_interval=0.5)
+    info = {"port": server.server_address[1], "pid": os.getpid(), "name": args.name}
+    if given is None:  # the parent reads it over the private pipe of the ready line
+        info["secret"] = server.secret
+    announce(**info)
+    server.start()  # what arrived since listen() waited in the backlog, as before the line
+    threading.Event().wait()
 
 
 if __name__ == "__main__":

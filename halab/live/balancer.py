@@ -1,4 +1,4 @@
-"""The failover balancer: a threaded HTTP reverse proxy on 127.0.0.1.
+"""The failover balancer: an HTTP reverse proxy on 127.0.0.1.
 
 For each request it asks a ``halab.balancing`` policy for a backend among those in rotation,
 forwards the request over a pooled keep-alive connection, and answers with the backend's
@@ -26,25 +26,50 @@ spin and the waits finite and the answers say so; the tutorial code has no cap.
 :class:`Balancer` runs in the calling process (threads). ``python -m halab.live.balancer``
 runs one in its own process: it prints its port, then one JSON event per line, and exits with
 its parent. Paths under ``/_lb/`` are the balancer's own: ``GET /_lb/status`` gives each
-backend's state as JSON.
+backend's state as JSON, to a client that sends the cluster's secret in ``X-Halab-Secret``
+(read from the environment variable ``HALAB_SECRET``, or ``Balancer(..., secret=...)``; else
+``403``). The fault switches ``/_fault`` are never forwarded (``403``), however the path is
+spelled: it is percent-decoded, its slashes collapsed, its dot segments resolved and its case
+folded before the check (:func:`~halab.live._http.normalise_path`); an ``X-Halab-Secret``
+header from a client is never forwarded either.
+
+The HTTP side is :mod:`halab.live._http`, shared with the backends: an event loop that reads
+and checks each request (listen backlog, a connection cap like HAProxy's ``maxconn``,
+header, keep-alive, body and send timeouts, a 1 MiB body limit, RFC 9112 framing with
+chunked bodies decoded and forwarded with a ``Content-Length``) and a small pool of worker
+threads that run :meth:`Balancer._handle`. Forwarding (:meth:`Balancer._forward`) never
+raises: whatever goes wrong, the pooled connection is closed or given back and the
+``in_flight`` count released (a ``finally``). An idle pooled connection is checked before
+reuse, and a request that meets a reused connection the backend had already closed is sent
+once more on a fresh one (urllib3 checks idle connections the same way).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hmac
 import http.client
 import json
 import os
+import secrets
 import signal
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from halab.balancing import make_policy
+from halab.live._http import (
+    Limits,
+    Request,
+    Response,
+    Server,
+    Upstream,
+    UpstreamClosed,
+    is_under,
+    normalise_path,
+)
 from halab.live._proc import LOOPBACK, announce, watch_parent
 from halab.live.events import Event
 from halab.live.health import DOWN, UP, HealthCheck, OutlierDetector
@@ -68,28 +93,53 @@ HOP_BY_HOP = frozenset(
     }
 )
 MAX_IDLE_PER_BACKEND = 64
+POOL_IDLE_SECONDS = 5.0  # an idle pooled connection older than this is closed, not reused
+# (shorter than the backends' keep-alive timeout, so that we close first, as nginx's upstream
+# ``keepalive_timeout`` is meant to be set below the server's)
+SECRET_ENV = "HALAB_SECRET"
+SECRET_HEADER = "X-Halab-Secret"
+# never forwarded in a request: the secret is the lesson's, and ``Expect`` is answered here
+NOT_FORWARDED = HOP_BY_HOP | {"expect", SECRET_HEADER.lower()}
 NAIVE_SPIN_SLEEP = 0.001  # seconds between spins; a tutorial's loop does not even sleep
 
 
 class _Pool:
-    """Keep-alive connections to one backend, shared by the handler threads."""
+    """Keep-alive connections to one backend, shared by the worker threads.
+
+    An idle connection is checked before it is reused, as urllib3 does: if its socket is
+    readable the backend has closed it (or sent bytes nobody asked for), and it is dropped.
+    """
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self._idle: list[http.client.HTTPConnection] = []
-        self._all: set[http.client.HTTPConnection] = set()
+        self._idle: list[Upstream] = []
+        self._all: set[Upstream] = set()
         self._lock = threading.Lock()
         self.closed = False
 
-    def acquire(self, connect_timeout: float) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-            conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=connect_timeout)
-            self._all.add(conn)
-            return conn, False
+    def acquire(self) -> tuple[Upstream, bool]:
+        """An idle connection that still looks open (``reused``), else a new unconnected one."""
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+                if conn is None:
+                    conn = Upstream(self.port, LOOPBACK)
+                    self._all.add(conn)
+                    return conn, False
+            if now - conn.idle_since < POOL_IDLE_SECONDS and not conn.stale():
+                return conn, True
+            self.discard(conn)
 
-    def release(self, conn: http.client.HTTPConnection) -> None:
+    def acquire_fresh(self) -> Upstream:
+        """A new unconnected connection, never an idle one."""
+        conn = Upstream(self.port, LOOPBACK)
+        with self._lock:
+            self._all.add(conn)
+        return conn
+
+    def release(self, conn: Upstream) -> None:
+        conn.idle_since = time.monotonic()
         with self._lock:
             if not self.closed and len(self._idle) < MAX_IDLE_PER_BACKEND:
                 self._idle.append(conn)
@@ -97,7 +147,7 @@ class _Pool:
             self._all.discard(conn)
         conn.close()
 
-    def discard(self, conn: http.client.HTTPConnection) -> None:
+    def discard(self, conn: Upstream) -> None:
         with self._lock:
             self._all.discard(conn)
         conn.close()
@@ -117,80 +167,8 @@ class _Pool:
             self.closed = True
             conns, self._all, self._idle = list(self._all), set(), []
         for conn in conns:
-            sock = conn.sock
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            conn.shutdown()
             conn.close()
-
-
-class _ProxyServer(ThreadingHTTPServer):
-    """Tracks its client sockets and handler threads so that stopping leaves none behind.
-
-    The stdlib joins only non-daemon handler threads on ``server_close()``; these are daemon
-    threads (a forgotten balancer must not keep the interpreter alive), joined here instead.
-    """
-
-    daemon_threads = True
-    request_queue_size = 128  # listen backlog (socketserver's 5 overflows at 32 clients)
-
-    def __init__(self, balancer: Balancer) -> None:
-        self.balancer = balancer
-        self._clients: set[socket.socket] = set()
-        self._handlers: set[threading.Thread] = set()
-        self._clients_lock = threading.Lock()
-        super().__init__((LOOPBACK, 0), _Handler)
-
-    def process_request(self, request, client_address):
-        t = threading.Thread(
-            target=self.process_request_thread,
-            args=(request, client_address),
-            name="halab-balancer-conn",
-            daemon=True,
-        )
-        with self._clients_lock:
-            self._clients.add(request)
-            self._handlers = {h for h in self._handlers if h.is_alive()}
-            self._handlers.add(t)
-        t.start()
-
-    def shutdown_request(self, request):
-        with self._clients_lock:
-            self._clients.discard(request)
-        super().shutdown_request(request)
-
-    def close_clients(self) -> None:
-        """Shut every client connection down, so that idle keep-alive handlers return."""
-        with self._clients_lock:
-            clients = list(self._clients)
-        for sock in clients:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def join_handlers(self, timeout: float = 10.0) -> None:
-        with self._clients_lock:
-            handlers = list(self._handlers)
-        deadline = time.monotonic() + timeout
-        for t in handlers:
-            t.join(max(0.0, deadline - time.monotonic()))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # One send per answer: buffer the headers and the body (flushed after each request) and
-    # turn Nagle's algorithm off, or delayed ACKs add 40 ms to every keep-alive request.
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
-    server_version = "halab-balancer"
-    server: _ProxyServer
-
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        pass
-
-    def _handle(self) -> None:
-        self.server.balancer._handle(self)
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _handle
 
 
 class Balancer:
@@ -202,6 +180,9 @@ class Balancer:
         names: the backends' names for ``X-Backend`` (default ``b0``, ``b1``, ...).
         on_event: called with each :class:`~halab.live.events.Event` (from any thread).
         clock: seconds, monotonic; events carry its readings.
+        secret: what ``X-Halab-Secret`` must carry for ``GET /_lb/status``; default the
+            ``HALAB_SECRET`` environment variable, else a random one (``.secret``).
+        limits: the HTTP server's :class:`~halab.live._http.Limits` (timeouts, sizes, workers).
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
     """
@@ -214,6 +195,8 @@ class Balancer:
         names: Sequence[str] | None = None,
         on_event: Callable[[Event], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        secret: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         ports = list(ports)
         if not 1 <= len(ports) <= MAX_BACKENDS:
@@ -260,7 +243,9 @@ class Balancer:
         self.served = [0] * n  # answers below 500 from each backend
         self._in_rotation = [True] * n
         self._pools = [_Pool(p) for p in ports]
-        self._server: _ProxyServer | None = None
+        self.secret = secret or os.environ.get(SECRET_ENV) or secrets.token_urlsafe(24)
+        self.limits = limits if limits is not None else Limits()
+        self._server: Server | None = None
         self._threads: list[threading.Thread] = []
         self.port: int | None = None
 
@@ -277,15 +262,11 @@ class Balancer:
         """Bind 127.0.0.1 on a port the OS picks, and start serving and checking."""
         if self._server is not None:
             raise RuntimeError("the balancer is already started")
-        self._server = _ProxyServer(self)
-        self.port = self._server.server_address[1]
-        serve = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="halab-balancer",
-            daemon=True,
+        self._server = Server(
+            self._serve, host=LOOPBACK, port=0, limits=self.limits, name="halab-balancer"
         )
-        self._threads.append(serve)
+        self.port = self._server.server_address[1]
+        self._server.start()
         if self.settings.checks and not self.settings.naive:
             for i in range(self.n):
                 t = threading.Thread(
@@ -300,15 +281,10 @@ class Balancer:
         """Stop serving and checking; close every socket; join every thread. Idempotent."""
         self._stop.set()
         server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.close_clients()
-        for pool in self._pools:
+        for pool in self._pools:  # requests in flight fail at once
             pool.close_all()
         if server is not None:
-            server.server_close()
-            server.close_clients()  # any that arrived while shutting down
-            server.join_handlers()
+            server.stop()
         for t in self._threads:
             t.join()
         self._threads = []
@@ -465,61 +441,89 @@ class Balancer:
         i: int,
         method: str,
         path: str,
-        headers: dict,
+        headers: list,
         body: bytes | None,
         connect_timeout: float,
         timeout: float,
-    ) -> tuple[Attempt, http.client.HTTPResponse | None, bytes]:
+    ) -> tuple[Attempt, Response | None, bytes]:
+        """Send one request to backend ``i``; never raises, always gives its connection back.
+
+        A request that fails on a *reused* keep-alive connection before any byte of an answer
+        (the backend had closed it: killed, or its idle timeout) is sent once more on a fresh
+        connection to the same backend, whatever its method, as HTTP client libraries do with
+        a stale pooled connection. It cannot run twice: a backend that closed an idle
+        connection never read the request, and a fresh connection to a killed backend is
+        refused. In that last case the attempt counts as *reached* unless the connection was
+        reset (see :class:`~halab.live._http.UpstreamClosed`: a clean close means the backend
+        may have read and run the request before it died), so that a request that is not
+        idempotent is never sent to a second backend after it may have run on the first.
+        """
         pool = self._pools[i]
-        conn, reused = pool.acquire(connect_timeout)
         start = time.monotonic()
-        if not reused:
-            try:
-                conn.connect()
-            except OSError as exc:
-                pool.discard(conn)
-                why = "connect timed out" if isinstance(exc, TimeoutError) else "connect refused"
-                if not isinstance(exc, (TimeoutError, ConnectionRefusedError)):
-                    why = f"connect failed: {type(exc).__name__}"
-                return Attempt(i, None, False, why, time.monotonic() - start), None, b""
-            conn.sock.settimeout(timeout)
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if pool.closed:
+            return Attempt(i, None, False, "the balancer is stopping", 0.0), None, b""
+        conn, reused = pool.acquire()
+        keep = False
         try:
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
+            if not reused:
+                why = self._connect(conn, connect_timeout)
+                if why is not None:
+                    return Attempt(i, None, False, why, time.monotonic() - start), None, b""
+            try:
+                resp = conn.request(method, path, headers, body or b"", timeout)
+            except UpstreamClosed as exc:
+                if not reused:
+                    raise
+                pool.discard(conn)  # stale: try once on a fresh connection
+                conn, reused = pool.acquire_fresh(), False
+                why = self._connect(conn, connect_timeout)
+                if why is not None:  # it died; if it may have read the request first, say
+                    # "reached", so that a request that is not idempotent goes nowhere else
+                    why = f"{why}, after a kept-alive connection closed"
+                    reached = exc.may_have_run
+                    return Attempt(i, None, reached, why, time.monotonic() - start), None, b""
+                resp = conn.request(method, path, headers, body or b"", timeout)
+            keep = not resp.will_close
+            latency = time.monotonic() - start
+            return Attempt(i, resp.status, True, None, latency), resp, resp.body
+        except UpstreamClosed as exc:  # on a fresh connection: reset means never read
+            why = f"closed before an answer ({'kept-alive' if reused else 'new'} connection)"
+            reached = exc.may_have_run
+            return Attempt(i, None, reached, why, time.monotonic() - start), None, b""
         except TimeoutError:
-            pool.discard(conn)
             why = f"no answer within {timeout:g} s"
             return Attempt(i, None, True, why, time.monotonic() - start), None, b""
-        except (OSError, http.client.HTTPException) as exc:
-            pool.discard(conn)
+        except Exception as exc:  # whatever it is, the connection and the count come back
             why = f"{type(exc).__name__} ({'kept-alive' if reused else 'new'} connection)"
             return Attempt(i, None, True, why, time.monotonic() - start), None, b""
-        latency = time.monotonic() - start
-        if resp.will_close:
-            pool.discard(conn)
-        else:
-            pool.release(conn)
-        return Attempt(i, resp.status, True, None, latency), resp, data
+        finally:
+            if keep:
+                pool.release(conn)
+            else:
+                pool.discard(conn)
+
+    @staticmethod
+    def _connect(conn: Upstream, connect_timeout: float) -> str | None:
+        """Open ``conn``; ``None``, or why it failed (the request was not sent)."""
+        try:
+            conn.connect(connect_timeout)
+        except TimeoutError:
+            return "connect timed out"
+        except ConnectionRefusedError:
+            return "connect refused"
+        except OSError as exc:
+            return f"connect failed: {type(exc).__name__}"
+        return None
 
     def _reply(
         self,
-        h: BaseHTTPRequestHandler,
+        h: Request,
         status: int,
         body: bytes,
         headers: Sequence[tuple[str, str]] = (),
     ) -> None:
-        try:
-            h.send_response(status)
-            for k, v in headers:
-                h.send_header(k, v)
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            if h.command != "HEAD":
-                h.wfile.write(body)
-        except OSError:
-            h.close_connection = True
+        """Set the answer the server sends for ``h`` (``Content-Length`` is added there)."""
+        h.response = (status, [("Server", "halab-balancer"), *headers], body)
 
     def _text(self, h, status: int, message: str, tried: Sequence[int], extra=()) -> None:
         headers = [("Content-Type", "text/plain; charset=utf-8"), *extra]
@@ -532,34 +536,57 @@ class Balancer:
         headers.append(("X-Tried", ",".join(self.names[j] for j in tried)))
         self._reply(h, resp.status, data, headers)
 
-    def _read_request(self, h: BaseHTTPRequestHandler) -> tuple[dict, bytes | None]:
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length > 0 else None
-        headers = {k: v for k, v in h.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["X-Forwarded-For"] = h.client_address[0]
-        return headers, body
+    def _read_request(self, h: Request) -> tuple[list, bytes | None]:
+        """The fields to forward and the body (already read, de-chunked, size-checked).
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        Hop-by-hop fields, the ones ``Connection`` names, ``Expect`` and ``X-Halab-Secret``
+        stay here (RFC 9110 §7.6.1); the body goes on with a ``Content-Length``.
+        """
+        named = {t.strip().lower() for v in h.headers.get_all("connection") for t in v.split(",")}
+        headers = [
+            (k, v)
+            for k, v in h.headers.items()
+            if k.lower() not in NOT_FORWARDED and k.lower() not in named
+        ]
+        headers.append(("X-Forwarded-For", h.client_address[0]))
+        return headers, (h.body or None)
+
+    def _serve(self, h: Request) -> tuple[int, list, bytes]:
+        """The server's handler (on a worker thread): route ``h``, return the answer."""
+        h.response = None
+        self._handle(h)
+        if h.response is None:  # a bug; the server answers 500 and closes
+            raise RuntimeError("no answer was set")
+        return h.response
+
+    def _handle(self, h: Request) -> None:
         if self._stop.is_set():
             self._text(h, 503, "halab balancer: stopping", [])
-            h.close_connection = True
+            h.keep_alive = False
             return
         headers, body = self._read_request(h)
-        if h.path.startswith("/_lb/"):
+        path = normalise_path(h.path)
+        if is_under(path, "/_lb"):
             self._admin(h)
+        elif is_under(path, "/_fault"):
+            self._text(h, 403, "halab balancer: the fault switches are not forwarded", [])
         elif self.settings.naive:
             self._route_naive(h, headers, body)
         else:
             self._route(h, headers, body)
 
     def _admin(self, h) -> None:
-        if h.path.split("?", 1)[0] == "/_lb/status":
+        """``/_lb/...``: the balancer's own paths, for the cluster's secret only."""
+        given = h.headers.get(SECRET_HEADER) or ""
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            self._text(h, 403, f"halab balancer: /_lb/ needs the {SECRET_HEADER} header", [])
+        elif normalise_path(h.path) == "/_lb/status":
             body = json.dumps({"settings": self.settings.to_dict(), "backends": self.status()})
             self._reply(h, 200, body.encode(), [("Content-Type", "application/json")])
         else:
             self._text(h, 404, "halab balancer: unknown admin path; try /_lb/status", [])
 
-    def _route(self, h, headers: dict, body: bytes | None) -> None:
+    def _route(self, h, headers: list, body: bytes | None) -> None:
         s = self.settings
         method = h.command
         key = h.headers.get("X-Key")
@@ -578,11 +605,14 @@ class Balancer:
                 self.in_flight[i] += 1
                 self.attempts[i] += 1
             tried.append(i)
-            attempt, resp, data = self._forward(
-                i, method, h.path, headers, body, s.connect_timeout, s.timeout
-            )
+            try:
+                attempt, resp, data = self._forward(
+                    i, method, h.path, headers, body, s.connect_timeout, s.timeout
+                )
+            finally:
+                with self._lock:
+                    self.in_flight[i] -= 1
             with self._lock:
-                self.in_flight[i] -= 1
                 now = self._clock()
                 if attempt.status is not None:
                     self.policy.observe(i, attempt.latency)
@@ -634,7 +664,7 @@ class Balancer:
         status = 504 if last.error and last.error.startswith("no answer") else 502
         self._text(h, status, f"halab balancer: {method} {h.path} failed ({story}); {why}.", tried)
 
-    def _route_naive(self, h, headers: dict, body: bytes | None) -> None:
+    def _route_naive(self, h, headers: list, body: bytes | None) -> None:
         """The tutorial balancer, with caps so that it cannot hang the lesson."""
         s = self.settings
         start = time.monotonic()
@@ -704,14 +734,18 @@ def main(argv: list[str] | None = None) -> None:
             except (OSError, ValueError):
                 os._exit(0)
 
-    balancer = Balancer(ports, settings, names=names, on_event=emit)
+    given = os.environ.get(SECRET_ENV) or None
+    balancer = Balancer(ports, settings, names=names, on_event=emit, secret=given)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     balancer.start()
     if not args.no_watch:
         watch_parent()
+    info = {"port": balancer.port, "pid": os.getpid()}
+    if given is None:  # only the parent reads this pipe
+        info["secret"] = balancer.secret
     with out_lock:
-        announce(port=balancer.port, pid=os.getpid())
+        announce(**info)
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
     balancer.stop()

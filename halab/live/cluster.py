@@ -325,7 +325,11 @@ class LiveCluster:
                 self._start_balancer_process()
             else:
                 self._res.balancer = Balancer(
-                    self.ports, self.settings, names=self.names, on_event=self._timeline.record
+                    self.ports,
+                    self.settings,
+                    names=self.names,
+                    on_event=self._timeline.record,
+                    secret=self.secret,
                 ).start()
                 self.url = self._res.balancer.url
             self._record(Event(time.monotonic(), "start", None, f"{self.n} backends, {self.url}"))
@@ -649,6 +653,7 @@ class LiveCluster:
                     settings,
                     names=self.names,
                     on_event=lambda e, name=name: events[name].append(e.shifted(self.t0)),
+                    secret=self.secret,
                 )
                 stack.enter_context(balancer)
                 urls[name] = balancer.url
@@ -763,6 +768,7 @@ class LiveCluster:
                         settings,
                         names=self.names,
                         on_event=lambda e, name=name: events[name].append(e.shifted(self.t0)),
+                        secret=self.secret,
                     )
                 )
             time.sleep(0.1)  # one passing check lifts every counter to full health
