@@ -56,6 +56,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from halab.checks import check_int, check_real
+
 UP = "UP"
 DOWN = "DOWN"
 
@@ -268,11 +270,11 @@ class OutlierDetector:
 # -- how long detection takes: closed forms, and the check loop simulated ----------------------
 
 
-def _check_args(inter: float, check_time: float) -> None:
-    if isinstance(inter, bool) or not isinstance(inter, (int, float)) or not inter > 0:
-        raise ValueError(f"inter must be > 0 seconds, got {inter!r}")
-    if not check_time >= 0:
-        raise ValueError(f"check_time must be >= 0 seconds, got {check_time!r}")
+def _check_args(inter: float, check_time: float, **counts: int) -> None:
+    check_real("inter", inter, 0, 86_400, lo_open=True)
+    check_real("check_time", check_time, 0, 86_400)
+    for name, value in counts.items():  # fall, rise: whole checks, at least one
+        check_int(name, value, 1, 1000)
 
 
 def detection_bounds(inter: float, fall: int, check_time: float = 0.0) -> tuple[float, float]:
@@ -292,7 +294,7 @@ def detection_bounds(inter: float, fall: int, check_time: float = 0.0) -> tuple[
         fall: failed checks in a row that take a backend DOWN.
         check_time: seconds a failing check takes.
     """
-    _check_args(inter, check_time)
+    _check_args(inter, check_time, fall=fall)
     low = (fall - 1) * (inter + check_time) + check_time
     return low, low + inter
 
@@ -304,7 +306,7 @@ def readmission_bounds(inter: float, rise: int, check_time: float = 0.0) -> tupl
     ``check_time``, while the failing checks of the DOWN backend took no time (a refused
     connection): ``low = (rise - 1)(inter + check_time) + check_time``.
     """
-    _check_args(inter, check_time)
+    _check_args(inter, check_time, rise=rise)
     low = (rise - 1) * (inter + check_time) + check_time
     return low, low + inter
 
