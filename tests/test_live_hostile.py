@@ -456,3 +456,32 @@ def test_a_stale_pooled_connection_is_not_a_502():
             assert lb.in_flight == [0]
     finally:
         stop_process(proc)
+
+
+def test_the_poll_fallback_serves_as_epoll_does():
+    """macOS has no epoll: the same server over select.poll (forced here) answers and leaks
+    nothing; the hostile inputs above run over it with HALAB_HTTP_POLL=poll."""
+    import subprocess
+    import sys
+
+    code = (
+        "from halab.live import _http\n"
+        "assert _http._poller is _http._PollOneShot\n"
+        "from halab.live.backend import BackendServer\n"
+        "import http.client, json\n"
+        "s = BackendServer('b0', secret='s')\n"
+        "s.start()\n"
+        "port = s.server_address[1]\n"
+        "for _ in range(50):\n"
+        "    c = http.client.HTTPConnection('127.0.0.1', port, timeout=5)\n"
+        "    for _ in range(3):\n"
+        "        c.request('GET', '/'); r = c.getresponse(); assert r.status == 200, r.status\n"
+        "        json.loads(r.read())\n"
+        "    c.close()\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "HALAB_HTTP_POLL": "poll"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

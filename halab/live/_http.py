@@ -374,7 +374,77 @@ def fd_of(conn) -> int:
 
 
 _READ, _BODY, _WRITE, _LINGER = range(4)
-_ONESHOT = select.EPOLLONESHOT
+
+
+class _PollOneShot:
+    """``select.epoll``'s face with ``EPOLLONESHOT``, over ``select.poll`` (macOS, BSD).
+
+    ``poll`` has no one-shot flag: each reported descriptor is disarmed here (taken out of the
+    poll set) before its event is returned, and re-armed by ``modify``. A ``poll()`` already
+    running does not see a descriptor re-armed from another thread, so ``modify`` from a worker
+    is followed by a wake-up of the loop (``wake``, set by the server).
+    """
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._masks: dict[int, int] = {}  # fd -> mask while armed
+        self._oneshot: set[int] = set()
+        self._lock = threading.Lock()
+        self.wake = None
+
+    def register(self, fd: int, mask: int) -> None:
+        with self._lock:
+            self._arm(fd, mask)
+
+    def modify(self, fd: int, mask: int) -> None:
+        with self._lock:
+            self._arm(fd, mask)
+        if self.wake is not None and threading.current_thread() is not self.loop_thread:
+            self.wake()
+
+    loop_thread: threading.Thread | None = None
+
+    def _arm(self, fd: int, mask: int) -> None:
+        if mask & ONESHOT:
+            self._oneshot.add(fd)
+        else:
+            self._oneshot.discard(fd)
+        self._masks[fd] = mask & ~ONESHOT
+        self._poll.register(fd, mask & ~ONESHOT)
+
+    def unregister(self, fd: int) -> None:
+        with self._lock:
+            self._oneshot.discard(fd)
+            if self._masks.pop(fd, None) is not None:
+                self._poll.unregister(fd)
+
+    def poll(self, timeout: float) -> list[tuple[int, int]]:
+        events = self._poll.poll(timeout * 1000)
+        out = []
+        with self._lock:
+            for fd, mask in events:
+                if fd not in self._masks:
+                    continue  # disarmed since poll() began
+                if fd in self._oneshot:
+                    del self._masks[fd]
+                    self._oneshot.discard(fd)
+                    self._poll.unregister(fd)
+                out.append((fd, mask))
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            self._masks.clear()
+
+
+# epoll where there is one (Linux); poll with the one-shot emulated elsewhere. The environment
+# variable HALAB_HTTP_POLL=poll forces the second, so that Linux tests cover it too.
+if hasattr(select, "epoll") and os.environ.get("HALAB_HTTP_POLL") != "poll":
+    IN, OUT, ONESHOT = select.EPOLLIN, select.EPOLLOUT, select.EPOLLONESHOT
+    _poller = select.epoll
+else:
+    IN, OUT, ONESHOT = select.POLLIN, select.POLLOUT, 1 << 30
+    _poller = _PollOneShot
 _NOTHING = object()  # what an idle worker's wait for a request gave
 GROW_AFTER_S = 0.05  # seconds the queue may stand still before the pool grows
 IDLE_WORKER_S = 10.0  # seconds an extra worker waits for work before it leaves
@@ -456,7 +526,7 @@ class Server:
             raise
         self._listener.setblocking(False)
         self.server_address = self._listener.getsockname()
-        self._ep = select.epoll()
+        self._ep = _poller()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._woken = False
@@ -529,11 +599,18 @@ class Server:
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"x")
 
+    def _wake_anyway(self) -> None:
+        """Wake the loop even if a wake-up is pending (poll's re-arm from a worker needs it)."""
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
     def _loop(self) -> None:
         ep = self._ep
+        if isinstance(ep, _PollOneShot):
+            ep.wake, ep.loop_thread = self._wake_anyway, threading.current_thread()
         listener, wake = self._listener.fileno(), self._wake_r.fileno()
-        ep.register(listener, select.EPOLLIN)
-        ep.register(wake, select.EPOLLIN)
+        ep.register(listener, IN)
+        ep.register(wake, IN)
         next_sweep = time.monotonic() + SWEEP_S
         try:
             while not self._stopping:
@@ -548,7 +625,7 @@ class Server:
                             conn = self._conns.get(fd)
                             if conn is None or conn.busy:
                                 continue  # its worker re-arms it when done
-                            if mask & select.EPOLLOUT:
+                            if mask & OUT:
                                 self._on_writable(conn)
                             else:
                                 self._on_readable(conn)
@@ -659,7 +736,7 @@ class Server:
 
     def _register(self, conn: _Conn, events: int) -> None:
         """Arm ``conn`` for one event (``EPOLLONESHOT``): whoever handles it re-arms it."""
-        mask = (select.EPOLLOUT if events == selectors.EVENT_WRITE else select.EPOLLIN) | _ONESHOT
+        mask = (OUT if events == selectors.EVENT_WRITE else IN) | ONESHOT
         if conn.registered:
             self._ep.modify(conn.sock.fileno(), mask)
         else:
@@ -896,7 +973,7 @@ class Server:
                 conn.deadline = time.monotonic() + self.limits.keepalive_timeout_s
                 conn.busy = False
                 try:
-                    self._ep.modify(conn.sock.fileno(), select.EPOLLIN | _ONESHOT)
+                    self._ep.modify(conn.sock.fileno(), IN | ONESHOT)
                     continue
                 except (OSError, ValueError):
                     conn.busy = True
