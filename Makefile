@@ -17,7 +17,7 @@ help:
 	@echo "make lab    open the workbook in JupyterLab (creates .venv the first time)"
 	@echo "make test   run every check: lint, library tests, graders, notebooks (not the browser)"
 	@echo "make test-browser  drive every lesson in JupyterLab in Chromium (CI runs it too)"
-	@echo "make quick  the fast part of make test: lint, library tests, graders (no notebook runs)"
+	@echo "make quick  the fast part of make test: lint, library tests, graders (no notebooks, no engines)"
 	@echo "make grade  grade your exercises/  (TARGET=solutions, EX=ex01 to choose)"
 	@echo "make bench  print the benchmarks as one table"
 
@@ -65,7 +65,7 @@ quick: $(TSTAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python tools/nbclean.py --check notebooks/*.ipynb
-	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not browser and not slow" \
+	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not browser and not slow and not engine" \
 		--deselect tests/test_rerun.py
 	$(BIN)/python -m halab.grading --target solutions
 
