@@ -153,8 +153,23 @@ class _Link:
         self.finish()
 
     def finish(self) -> None:
-        """End the link normally: both sockets shut, threads leave (queued bytes discarded)."""
-        self.crash()
+        """End the link normally: both sockets shut with a FIN, not a reset, threads leave.
+
+        One side closed, or everything queued was delivered after the target closed: the other
+        side must read all it was sent and then an end of file. A reset here (as :meth:`crash`
+        sends) could reach the client before it has read the last bytes, and Linux then reports
+        ``ECONNRESET`` instead of the end of the stream.
+        """
+        with self.cond:
+            if self.done:
+                return
+            self.done = True
+            self.queue.clear()
+            self.queued = 0
+            self.cond.notify_all()
+        for sock in (self.client, self.target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def crash(self) -> int:
         """Discard the delay line, reset both sockets, wake every thread: bytes discarded."""
