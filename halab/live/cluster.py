@@ -43,9 +43,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from halab.balancing import make_policy
+from halab.checks import check_real
 from halab.live._proc import LOOPBACK, launch, stop_process, wait_ready
 from halab.live.balancer import Balancer
-from halab.live.events import Event
+from halab.live.events import KINDS, Event
 from halab.live.loadgen import LoadGenerator, LoadResult
 from halab.live.production import check_front, make_front
 from halab.live.settings import MAX_BACKENDS, Settings
@@ -401,7 +402,14 @@ class LiveCluster:
     def wait_for(
         self, kind: str, backend: int | None = None, *, after: float = 0.0, timeout: float = 5.0
     ) -> Event | None:
-        """Block until an event of ``kind`` (for ``backend``) at or after ``after`` s; or None."""
+        """Block until an event of ``kind`` (for ``backend``) at or after ``after`` s; or None.
+
+        ``timeout`` is in seconds, in ``[0, 3600]`` (NaN and inf refused: a wait must end).
+        """
+        check_real("timeout", timeout, 0, 3600)
+        check_real("after", after, -1e9, 1e9)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
