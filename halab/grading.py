@@ -457,15 +457,35 @@ def scoreboard(results: list[Result], *, messages: bool = True) -> str:
     return "\n".join(lines)
 
 
+def course_beside(start: Path | None = None) -> Path | None:
+    """The course folder that holds the notebook being run: ``start`` (the kernel's working
+    directory, ``notebooks/`` in JupyterLab) or its parent, whichever has ``exercises/`` and
+    ``tests/exercises/``; ``None`` when neither does."""
+    here = Path.cwd() if start is None else Path(start)
+    for folder in (here, here.parent):
+        if (folder / "exercises").is_dir() and (folder / "tests" / "exercises").is_dir():
+            return folder.resolve()
+    return None
+
+
 def check(name: str, target: str = "exercises", *, tests: str | Path | None = None) -> Result:
     """Grade one exercise from a notebook and print its result and messages, no traceback.
+
+    The exercises graded are the ones beside the notebook (:func:`course_beside`), so a
+    learner's own copy of the course is graded even when halab was installed from another;
+    the line "grading ..." names the file.
 
     Args:
         name: ``"ex01"`` or ``"ex01_availability"``.
         target: which folder to grade; the learner's ``exercises`` by default.
         tests: the folder of graders, ``tests/exercises`` by default.
     """
-    (result,) = grade(target, [name], tests=tests)
+    root = course_beside() or repo_root()
+    folder = Path(target) if Path(target).is_absolute() else root / target
+    files = sorted(folder.glob(f"{name}*.py"))
+    where = files[0] if files else folder
+    print(f"grading {where} ...", flush=True)
+    (result,) = grade(target, [name], root=root, tests=tests)
     print(result.line(len(result.exercise)))
     if result.status == GRADER_ERROR:
         print(f"  ✗ {result.messages[0][1]}")
