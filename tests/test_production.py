@@ -31,6 +31,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+import halab.live.guard as guard
 import halab.live.production as production
 from halab.live import IDEMPOTENT_METHODS, LiveCluster, Record, Settings, run_load
 from halab.live._proc import LOOPBACK, child_env
@@ -540,7 +541,7 @@ def test_nothing_survives_the_block(healthy, server, how):
     except (RuntimeError, KeyboardInterrupt):
         pass
     assert len(members) >= 2  # the master and its worker
-    assert [p for p in members if production._alive(p)] == []
+    assert [p for p in members if guard.alive(p)] == []
     assert not listening(port)
     assert not Path(tmpdir).exists()
     assert not front.running
@@ -564,14 +565,14 @@ def test_the_server_dies_with_its_parent(server):
     )
     try:
         pid, port, tmpdir = json.loads(parent.stdout.readline())
-        assert production._alive(pid) and listening(port)
+        assert guard.alive(pid) and listening(port)
         parent.send_signal(signal.SIGKILL)  # no finalizer, no atexit: the guard must notice
         parent.wait(5)
         deadline = time.monotonic() + 5.0
         # the whole group, not the leader: HAProxy's worker may outlive its master by a few
         # ms, holding the port (issue 17: this test checked the master's pid only)
         assert production.wait_group_gone(pid, 5.0)
-        assert not production._alive(pid)
+        assert not guard.alive(pid)
         assert not listening(port)
         while Path(tmpdir).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -745,7 +746,7 @@ def test_live_cluster_fronted_by_haproxy_drills_and_cleans_up():
     assert drill.removed_t is not None and drill.readmitted_t is not None, drill.summary()
     assert drill.readmitted_t - drill.revive_t <= readmission_bound("haproxy", c.settings) + SLACK
     assert [row["in_rotation"] for row in status] == [True] * 3
-    assert not production._alive(pid) and not listening(port)
+    assert not guard.alive(pid) and not listening(port)
 
 
 # -- guards: configuration values, the admin paths ----------------------------------------------

@@ -881,7 +881,7 @@ class ProductionBalancer:
     @property
     def running(self) -> bool:
         """Whether the server process is alive."""
-        return self.pid is not None and _alive(self.pid)
+        return self.pid is not None and _guard.alive(self.pid)
 
     def __enter__(self) -> ProductionBalancer:
         return self.start()
@@ -1205,22 +1205,6 @@ def drill_numbers(drill, *, slow: float = 0.5) -> dict:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        try:
-            return stat.read_text().rsplit(") ", 1)[1][0] != "Z"
-        except (OSError, IndexError):
-            return False
-    return True
 
 
 def _group_alive(pgid: int) -> bool:
