@@ -81,6 +81,18 @@ def _session():
     return session
 
 
+def _check_timing(heartbeat_interval: int, election_timeout: int) -> None:
+    """etcd's two timing flags, in ms: the election timeout at least 5 heartbeats."""
+    check_number("heartbeat_interval", heartbeat_interval, 1, 10_000, integer=True)
+    check_number(
+        "election_timeout",
+        election_timeout,
+        5 * heartbeat_interval,
+        MAX_ELECTION_TIMEOUT,
+        integer=True,
+    )
+
+
 class Etcd(Engine):
     """An etcd cluster of ``nodes`` members on 127.0.0.1 (Debian's ``etcd-server``).
 
@@ -108,14 +120,7 @@ class Etcd(Engine):
         election_timeout: int = ELECTION_TIMEOUT,
         start_timeout: float = 60.0,
     ) -> None:
-        check_number("heartbeat_interval", heartbeat_interval, 1, 10_000, integer=True)
-        check_number(
-            "election_timeout",
-            election_timeout,
-            5 * heartbeat_interval,
-            MAX_ELECTION_TIMEOUT,
-            integer=True,
-        )
+        _check_timing(heartbeat_interval, election_timeout)
         self.settings = {
             "heartbeat-interval": heartbeat_interval,
             "election-timeout": election_timeout,
@@ -304,14 +309,7 @@ def simulated_failover(
     from halab.election import simulate_election
 
     check_number("trials", trials, 1, 100_000, integer=True)
-    check_number("heartbeat_interval", heartbeat_interval, 1, 10_000, integer=True)
-    check_number(
-        "election_timeout",
-        election_timeout,
-        5 * heartbeat_interval,
-        MAX_ELECTION_TIMEOUT,
-        integer=True,
-    )
+    _check_timing(heartbeat_interval, election_timeout)
     lo = election_timeout / 1000.0
     heartbeat = heartbeat_interval / 1000.0
     rng = np.random.default_rng(seed)
