@@ -192,6 +192,7 @@ class Request:
         "client_address",
         "keep_alive",
         "response",
+        "peer",
     )
 
     def __init__(self, command, path, version, headers, client_address) -> None:
@@ -203,6 +204,27 @@ class Request:
         self.client_address = client_address
         self.keep_alive: bool = True
         self.response = None  # for a handler's own use (the balancer sets its answer here)
+        self.peer: socket.socket | None = None  # the client's socket, while a worker has it
+
+    def client_gone(self) -> bool:
+        """Whether the client has closed its connection (or reset it) since it sent this.
+
+        For a handler that waited (a backend's ``slow`` or ``hang``): a client that gave up
+        is not waiting for the answer. Bytes of a next request are not a close.
+        """
+        sock = self.peer
+        if sock is None:
+            return False
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        if not poller.poll(0):
+            return False
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -1183,6 +1205,7 @@ class Server:
     def _serve(self, conn: _Conn) -> tuple[bytes, bool]:
         """Run the handler; send what the socket takes now; return ``(unsent, close)``."""
         req = conn.request
+        req.peer = conn.sock
         try:
             answer = self.handler(req)
         except Exception as exc:  # a handler bug must not cost the connection its answer

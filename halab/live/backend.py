@@ -25,6 +25,20 @@ line, which only the parent reads. Any spelling of the path that normalises to `
 an accumulator adds ``fail`` per request and fails the request when it reaches 1, so
 ``fail=0.25`` fails exactly every fourth request and ``fail=1`` every one.
 
+**What it executed.** With ``--ledger PATH`` a backend appends one line ``pid request-id`` to
+``PATH`` for each request it *executes* (answers 200), naming the request by its
+``X-Request-Id`` (halab's load generator sends one, and the balancer adds one when a client
+did not; requests without one, like health checks, are not written). Each line is one
+``write(2)`` on a file opened with ``O_APPEND``, so a SIGKILL loses none: the kernel has it.
+:meth:`~halab.live.cluster.LiveCluster.executions` reads them, so that "no request ran twice"
+is checked where requests run, not only where answers arrive. An injected ``500`` is not an
+execution (the fault stands for an application that failed before doing the work), and a
+request that waited in a ``slow`` or ``hang`` fault is not executed if its client has closed
+the connection meanwhile (the balancer's timeout gave up on it, and may have sent it
+elsewhere): HAProxy's ``option abortonclose`` drops a queued request whose client went away
+in the same way. That check and the execution are not atomic: a client that gives up in the
+microseconds between them still sees its request run.
+
 Killing a backend is the parent's job: ``Popen.kill()``, a real SIGKILL.
 """
 
@@ -42,6 +56,7 @@ from halab.live._http import Limits, Request, Server, is_under, normalise_path
 from halab.live._proc import LOOPBACK, announce, watch_parent
 
 HANG_LIMIT_SECONDS = 3600.0  # a hung request gives up after an hour at most
+REQUEST_ID_HEADER = "X-Request-Id"
 SECRET_ENV = "HALAB_SECRET"  # the cluster's secret reaches its processes in the environment
 SECRET_HEADER = "X-Halab-Secret"
 
@@ -111,6 +126,8 @@ class BackendServer:
         port: the port on 127.0.0.1; 0 lets the OS pick.
         secret: what ``X-Halab-Secret`` must carry for ``/_fault``; a random one when ``None``.
         limits: the server's :class:`~halab.live._http.Limits` (timeouts, sizes, workers).
+        ledger: a file to append ``pid request-id`` to for each request executed (see the
+            module), or ``None``.
     """
 
     def __init__(
@@ -120,8 +137,14 @@ class BackendServer:
         *,
         secret: str | None = None,
         limits: Limits | None = None,
+        ledger: str | None = None,
     ) -> None:
         self.name = name
+        self._ledger = (
+            None
+            if ledger is None
+            else os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        )
         self.faults = Faults()
         self.served = 0
         self.secret = secret or secrets.token_urlsafe(24)
@@ -144,6 +167,9 @@ class BackendServer:
     def stop(self) -> None:
         self.faults.update({"reset": True})  # let hung requests go
         self.http.stop()
+        ledger, self._ledger = self._ledger, None
+        if ledger is not None:
+            os.close(ledger)
 
     def count(self) -> int:
         with self._count_lock:
@@ -182,11 +208,16 @@ class BackendServer:
         if is_under(normalise_path(req.path), "/_fault"):
             return self._fault_switch(req)
         faults = self.faults
-        if faults.hang:
+        waited = faults.hang
+        if waited:
             faults.wait_released()
         delay, failing = faults.decide()
         if delay > 0:
             time.sleep(delay)
+            waited = True
+        if waited and req.client_gone():  # nobody waits for it: not executed (see the module)
+            req.keep_alive = False
+            return self._send(503, {"backend": self.name, "error": "the client went away"})
         return self._answer(req, failing)
 
     def answer_now(self, req: Request) -> tuple[int, list, bytes] | None:
@@ -203,6 +234,9 @@ class BackendServer:
         payload = {"backend": self.name, "pid": os.getpid(), "request": n}
         if failing:
             return self._send(500, {**payload, "error": "injected fault"})
+        request_id = req.headers.get(REQUEST_ID_HEADER)
+        if self._ledger is not None and request_id is not None:
+            os.write(self._ledger, f"{os.getpid()} {request_id}\n".encode("latin-1"))
         return self._send(200, {**payload, "method": req.command, "path": req.path})
 
 
@@ -212,9 +246,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="b0")
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS pick")
     parser.add_argument("--no-watch", action="store_true", help="do not exit with the parent")
+    parser.add_argument("--ledger", default=None, help="append 'pid request-id' per execution")
     args = parser.parse_args(argv)
     given = os.environ.get(SECRET_ENV) or None
-    server = BackendServer(args.name, args.port, secret=given)  # listening, not serving yet
+    server = BackendServer(
+        args.name, args.port, secret=given, ledger=args.ledger
+    )  # listening, not serving yet
     if not args.no_watch:
         watch_parent()
     info = {"port": server.server_address[1], "pid": os.getpid(), "name": args.name}

@@ -55,6 +55,7 @@ import argparse
 import contextlib
 import hmac
 import http.client
+import itertools
 import json
 import os
 import secrets
@@ -105,6 +106,7 @@ POOL_IDLE_SECONDS = 5.0  # an idle pooled connection older than this is closed, 
 # ``keepalive_timeout`` is meant to be set below the server's)
 SECRET_ENV = "HALAB_SECRET"
 SECRET_HEADER = "X-Halab-Secret"
+REQUEST_ID_HEADER = "X-Request-Id"
 # never forwarded in a request: the secret is the lesson's, and ``Expect`` is answered here
 NOT_FORWARDED = HOP_BY_HOP | {"expect", SECRET_HEADER.lower()}
 NAIVE_SPIN_SLEEP = 0.001  # seconds between spins; a tutorial's loop does not even sleep
@@ -260,6 +262,8 @@ class Balancer:
         self._in_rotation = [True] * n
         self._pools = [_Pool(p) for p in ports]
         self.secret = secret or os.environ.get(SECRET_ENV) or secrets.token_urlsafe(24)
+        self._id_prefix = f"lb{secrets.token_hex(4)}"
+        self._ids = itertools.count(1)
         self.limits = limits if limits is not None else Limits()
         self._server: Server | None = None
         self._threads: list[threading.Thread] = []
@@ -569,7 +573,10 @@ class Balancer:
         """The fields to forward and the body (already read, de-chunked, size-checked).
 
         Hop-by-hop fields, the ones ``Connection`` names, ``Expect`` and ``X-Halab-Secret``
-        stay here (RFC 9110 §7.6.1); the body goes on with a ``Content-Length``.
+        stay here (RFC 9110 §7.6.1); the body goes on with a ``Content-Length``. A request
+        without ``X-Request-Id`` gets one (this balancer's random prefix and a counter), so
+        that the backends can say which requests they ran; Envoy does the same
+        (``generate_request_id``, on by default), nginx has ``$request_id`` for it.
         """
         named = {t.strip().lower() for v in h.headers.get_all("connection") for t in v.split(",")}
         headers = [
@@ -578,6 +585,8 @@ class Balancer:
             if k.lower() not in NOT_FORWARDED and k.lower() not in named
         ]
         headers.append(("X-Forwarded-For", h.client_address[0]))
+        if h.headers.get(REQUEST_ID_HEADER) is None:
+            headers.append((REQUEST_ID_HEADER, f"{self._id_prefix}-{next(self._ids)}"))
         return headers, (h.body or None)
 
     def _serve(self, h: Request) -> tuple[int, list, bytes]:
