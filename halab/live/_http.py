@@ -17,12 +17,13 @@ the lesson teaches; ``http.server`` would keep its per-connection threads and sl
 ``h11`` would add an event object and a state machine per request and still need the loop.
 
 Speed, in CPython terms: every system call is a turn at the GIL and every hand-off between
-threads a context switch, so the design counts them. A handler that can answer without
-waiting answers on the loop thread itself (``quick``: a backend with no fault set); one that
-forwards (the balancer) gives the loop a generator that yields each upstream connect and
-exchange, which the loop carries out on non-blocking sockets beside its clients' (as HAProxy
-and nginx do); only what may block (a backend's ``slow`` and ``hang``, the naive balancer)
-goes to a worker. A worker that has answered a keep-alive client and sees no request waiting
+threads a context switch, so the design counts them. A handler that forwards (the balancer)
+gives the loop a generator that yields each upstream connect and exchange, which the loop
+carries out on non-blocking sockets beside its clients' (as HAProxy and nginx do): no
+hand-off between threads per request. The backends' handler runs on the workers (a ``slow``
+or ``hang`` fault blocks it); answering a backend's plain requests on the loop thread too
+(``quick``) was tried, and was no faster on two busy cores: with several hot workers, one
+thread's system calls overlap another's Python. A worker that has answered a keep-alive client and sees no request waiting
 polls that client for ``HOT_WAIT_MS`` and serves its next request itself (no trip through the
 loop); the pool starts small (``workers``) because each extra runnable thread costs CPU on
 every request; a worker's upstream sockets block with a kernel timeout, one call per read.
@@ -546,9 +547,10 @@ class Server:
             :class:`Exchange` operations on upstream connections, which the loop carries out
             without blocking (they are its sockets too), resuming the generator with each
             result, until it returns the answer. That is how the balancer forwards: one thread,
-            no hand-off between threads per request (each cost a wake-up and a turn at the
-            GIL: with a worker pool, they were most of the balancer's time per request). A
-            request ``control`` picks never goes here.
+            no hand-off between threads per request (with its worker pool the balancer made
+            about three context switches a request under wrk, this way about one; its CPU time
+            a request stayed within the noise of a shared two-core machine). A request
+            ``control`` picks never goes here.
         name: the ``Server`` field of error answers, and the threads' name prefix.
     """
 

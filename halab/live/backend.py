@@ -155,7 +155,6 @@ class BackendServer:
             port=port,
             limits=limits or Limits(),
             control=lambda req: is_under(normalise_path(req.path), "/_fault"),
-            quick=self.answer_now,
             name="halab-backend",
         )
         self.server_address = self.http.server_address
@@ -218,15 +217,6 @@ class BackendServer:
         if waited and req.client_gone():  # nobody waits for it: not executed (see the module)
             req.keep_alive = False
             return self._send(503, {"backend": self.name, "error": "the client went away"})
-        return self._answer(req, failing)
-
-    def answer_now(self, req: Request) -> tuple[int, list, bytes] | None:
-        """The answer, on the server's loop thread, when no fault makes it wait; else ``None``
-        (a worker runs :meth:`handle`). The switch is never answered here."""
-        faults = self.faults
-        if faults.hang or faults.slow > 0:
-            return None
-        _, failing = faults.decide()  # a ``slow`` set since the line above: not this one
         return self._answer(req, failing)
 
     def _answer(self, req: Request, failing: bool) -> tuple[int, list, bytes]:
