@@ -17,13 +17,13 @@ the lesson teaches; ``http.server`` would keep its per-connection threads and sl
 ``h11`` would add an event object and a state machine per request and still need the loop.
 
 Speed, in CPython terms: every system call is a turn at the GIL and every hand-off between
-threads a context switch, so the design counts them. A handler that forwards (the balancer)
-gives the loop a generator that yields each upstream connect and exchange, which the loop
-carries out on non-blocking sockets beside its clients' (as HAProxy and nginx do): no
-hand-off between threads per request. The backends' handler runs on the workers (a ``slow``
-or ``hang`` fault blocks it); answering a backend's plain requests on the loop thread too
-(``quick``) was tried, and was no faster on two busy cores: with several hot workers, one
-thread's system calls overlap another's Python. A worker that has answered a keep-alive client and sees no request waiting
+threads a context switch, so the design counts them. A handler that can answer without
+waiting answers on the loop thread itself (``quick``: a backend with no fault set); one that
+forwards (the balancer) gives the loop a generator that yields each upstream connect and
+exchange, which the loop carries out on non-blocking sockets beside its clients' (as HAProxy
+and nginx do); only what may block (a backend's ``slow`` and ``hang``, the naive balancer)
+goes to a worker. Measured with wrk through the balancer at 32 clients, a backend's CPU time
+a request went from about 200 µs (loop, then a worker) to about 100 µs. A worker that has answered a keep-alive client and sees no request waiting
 polls that client for ``HOT_WAIT_MS`` and serves its next request itself (no trip through the
 loop); the pool starts small (``workers``) because each extra runnable thread costs CPU on
 every request; a worker's upstream sockets block with a kernel timeout, one call per read.

@@ -4,8 +4,9 @@ Run it as ``python -m halab.live.backend --name b0`` (``--port 0`` lets the OS p
 127.0.0.1 only, prints ``{"port": ..., "pid": ..., "name": ...}`` as its first line, and
 exits when its parent does (see :mod:`halab.live._proc`). Its HTTP server is the hardened one
 of :mod:`halab.live._http` (backlog, connection cap, worker pool, timeouts, size limits, strict
-RFC 9112 framing); the switch below runs on a worker of its own, so that it still answers when
-every other worker waits in a ``hang``.
+RFC 9112 framing). A request that no fault delays is answered on the server's loop thread
+(:meth:`BackendServer.answer_now`); a ``slow`` or ``hang`` one on a worker; the switch below
+on a worker of its own, so that it still answers when every other worker waits in a ``hang``.
 
 Every path answers ``200`` with a short JSON body naming the backend, for every method
 (GET, HEAD, POST, PUT, DELETE, OPTIONS). ``/health`` is the path the balancer checks.
@@ -155,6 +156,7 @@ class BackendServer:
             port=port,
             limits=limits or Limits(),
             control=lambda req: is_under(normalise_path(req.path), "/_fault"),
+            quick=self.answer_now,
             name="halab-backend",
         )
         self.server_address = self.http.server_address
@@ -217,6 +219,15 @@ class BackendServer:
         if waited and req.client_gone():  # nobody waits for it: not executed (see the module)
             req.keep_alive = False
             return self._send(503, {"backend": self.name, "error": "the client went away"})
+        return self._answer(req, failing)
+
+    def answer_now(self, req: Request) -> tuple[int, list, bytes] | None:
+        """The answer, on the server's loop thread, when no fault makes it wait; else ``None``
+        (a worker runs :meth:`handle`). The switch never comes here (``control``)."""
+        faults = self.faults
+        if faults.hang or faults.slow > 0:
+            return None
+        _, failing = faults.decide()  # a ``slow`` set since the line above: not this one
         return self._answer(req, failing)
 
     def _answer(self, req: Request, failing: bool) -> tuple[int, list, bytes]:
