@@ -222,23 +222,29 @@ def _fronts(ports: list[int], stack) -> dict[str, str]:
     return urls
 
 
-def bench_load() -> list[Row]:
+def bench_load(
+    clients: tuple[int, ...] = LOAD_CLIENTS,
+    wrk_clients: tuple[int, ...] = WRK_CLIENTS,
+    seconds: float | None = None,
+) -> list[Row]:
     """Throughput and latency at 1 to 128 keep-alive clients, as ratios to direct.
 
     Two load clients, each against every front in turn, in one run: the benchmark's own
     (Python threads, one keep-alive connection each) at 1, 8, 32 and 128 clients, and ``wrk``
     (when installed) at 1, 4, 8, 32 and 128. The bars: halab's balancer at least 0.5x direct
     at 32 clients with the Python client and at 4 clients with wrk, no error at 128 with
-    either.
+    either. ``clients``, ``wrk_clients`` and ``seconds`` (per point) make it smaller for a
+    test.
     """
     import contextlib
 
     group = "live load"
     quick = bool(os.environ.get("HALAB_BENCH_QUICK"))
-    seconds = 1.0 if quick else LOAD_SECONDS
-    tools = [("Python threads", _threaded, LOAD_CLIENTS, 32)]
+    if seconds is None:
+        seconds = 1.0 if quick else LOAD_SECONDS
+    tools = [("Python threads", _threaded, clients, 32)]
     if shutil.which("wrk"):
-        tools.append(("wrk", _wrk, WRK_CLIENTS, 4))
+        tools.append(("wrk", _wrk, wrk_clients, 4))
     else:
         print("bench_load: no wrk on this machine; its rows are skipped", flush=True)
     procs = []
@@ -258,23 +264,23 @@ def bench_load() -> list[Row]:
             time.sleep(1.0)  # every front's checks see the backends up
             results: dict[tuple[str, str, int], dict] = {}
             for tool, measure, counts, _ in tools:
-                for clients in counts:
+                for n in counts:
                     for name, url in urls.items():  # interleaved: drift hits every front alike
-                        measure(url, clients, min(seconds, 1.0) / 2)  # warm-up
+                        measure(url, n, min(seconds, 1.0) / 2)  # warm-up
                         before = [_cpu_seconds(p.pid) for p in procs]
-                        r = measure(url, clients, seconds)
+                        r = measure(url, n, seconds)
                         spent = [_cpu_seconds(p.pid) - b for p, b in zip(procs, before)]
                         served = r["rps"] * seconds
                         # CPU per request: the balancer's (procs[3]), and the backends' together
                         r["cpu_balancer"] = spent[3] / served if served else float("nan")
                         r["cpu_backends"] = sum(spent[:3]) / served if served else float("nan")
-                        results[tool, name, clients] = r
+                        results[tool, name, n] = r
         finally:
             for proc in procs:
                 stop_process(proc)
     for tool, _, counts, bar_at in tools:
-        for clients in counts:
-            rows += _load_rows(group, tool, clients, urls, results, bar_at)
+        for n in counts:
+            rows += _load_rows(group, tool, n, urls, results, bar_at, max(counts))
     return rows
 
 
@@ -288,7 +294,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _load_rows(group, tool, clients, urls, results, bar_at) -> list[Row]:
+def _load_rows(group, tool, clients, urls, results, bar_at, most) -> list[Row]:
     direct = results[tool, "direct", clients]
     halab = results[tool, "halab", clients]
     tag = f"{clients} client{'s' if clients > 1 else ''} ({tool})"
@@ -317,7 +323,7 @@ def _load_rows(group, tool, clients, urls, results, bar_at) -> list[Row]:
             rows.append(Row(group, f"{name}/direct, {tag}", ratio, "x"))
         rows.append(Row(group, f"{name} p50, {tag}", r["p50"] * 1e3, "ms"))
         rows.append(Row(group, f"{name} p99, {tag}", r["p99"] * 1e3, "ms"))
-        if name == "halab" and clients == max(LOAD_CLIENTS):
+        if name == "halab" and clients == most:
             ok = r["errors"] == 0
             rows.append(Row(group, f"{name} errors, {tag}", r["errors"], "", "= 0", ok))
         else:

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
-SERVERS = ["bench_throughput", "bench_balancers", "engines", "bench_load"]
+SERVERS = ["bench_throughput", "bench_balancers", "engines", "bench_load"]  # see the last test
 
 
 def test_bench_lists_its_benchmarks():
@@ -42,3 +42,27 @@ def test_bench_quick_runs_and_prints_its_table():
     assert "ERROR" not in out.stdout
     assert "figures (quick) in" in out.stdout
     assert "speed-up over SimPy" in out.stdout
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_bench_load_runs_small_and_says_where_the_time_goes():
+    # the load benchmark starts processes, so the smoke run above skips it: run it small here
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_live
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = bench_live.bench_load(clients=(4,), wrk_clients=(4,), seconds=0.5)
+    figures = {r.figure: r for r in rows}
+    for tool in ["Python threads"] + (["wrk"] if bench_live.shutil.which("wrk") else []):
+        tag = f"4 clients ({tool})"
+        assert figures[f"direct, {tag}"].value > 0
+        assert 0 < figures[f"halab/direct, {tag}"].value < 10
+        errors = figures[f"halab errors, {tag}"]
+        assert errors.ok is True and errors.value == 0  # 4 is the most clients of this run
+        if sys.platform.startswith("linux"):
+            for who in ("halab balancer", "backend behind halab", "backend, direct"):
+                assert 1 < figures[f"CPU a request, {who}, {tag}"].value < 10_000
+    if bench_live.shutil.which("wrk"):  # issue 17's bar is at 4 wrk clients
+        assert figures["halab/direct, 4 clients (wrk)"].target == ">= 0.5 x"
