@@ -15,7 +15,7 @@ LEARNER ?= # whose work it is in REPORT/CSV (default $$JUPYTERHUB_USER or the lo
 LINTED := halab exercises solutions tests benchmarks tools
 NBVAL  := -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
-.PHONY: lab test test-browser quick grade bench stubs notebooks-clean lint clean help
+.PHONY: lab test test-browser quick grade bench stubs binder notebooks-clean lint clean help
 
 help:
 	@echo "make lab    open the workbook in JupyterLab (creates .venv the first time)"
@@ -87,6 +87,10 @@ bench: $(TSTAMP)
 
 stubs: $(STAMP)
 	$(BIN)/python -m halab.grading stubs
+
+# the Binder badge in README.md, from [tool.halab.binder] in pyproject.toml (a fork sets its repo)
+binder: $(STAMP)
+	$(BIN)/python tools/binder.py
 
 notebooks-clean: $(STAMP)
 	$(BIN)/python tools/nbclean.py notebooks/*.ipynb
