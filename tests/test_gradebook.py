@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shutil
 import sys
 import unittest
 from pathlib import Path
@@ -245,3 +247,55 @@ def test_gradescope_export_matches_the_documented_format_and_gradescope_utils(gr
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_gradescope_run_autograder_in_its_folder_layout(hidden_dir, tmp_path):
+    """deploy/gradescope/run_autograder, in Gradescope's /autograder layout (made in a temporary
+    folder from the zip make_zip.sh builds), writes a results.json of the documented format."""
+    import subprocess
+    import zipfile
+
+    if shutil.which("zip") is None or shutil.which("git") is None:
+        pytest.skip("make_zip.sh needs zip and git")
+    made = subprocess.run(
+        [
+            str(ROOT / "deploy" / "gradescope" / "make_zip.sh"),
+            str(hidden_dir),
+            str(tmp_path / "a.zip"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    autograder = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+        names = archive.namelist()
+        assert "setup.sh" in names and "run_autograder" in names
+        assert not any(n.startswith("halab/solutions") for n in names), "no solutions/"
+        assert any(n.startswith("hidden/test_") for n in names)
+        archive.extractall(autograder / "source")  # where Gradescope unpacks it
+    submission = autograder / "submission" / "my work"
+    submission.mkdir(parents=True)
+    solution = (ROOT / "solutions" / f"{EXERCISE}.py").read_text()
+    (submission / f"{EXERCISE}.py").write_text(solution + HARD_CODED)
+    # setup.sh would pip install the course in a venv; here its copy goes first on the path
+    env = {**os.environ, "AUTOGRADER": str(autograder), "HALAB_PYTHON": sys.executable}
+    env["PYTHONPATH"] = str(autograder / "source" / "halab")
+    ran = subprocess.run(
+        ["bash", str(autograder / "source" / "run_autograder")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    results = json.loads((autograder / "results" / "results.json").read_text())
+    jsonschema.validate(results, GRADESCOPE_SCHEMA)
+    mine = [t for t in results["tests"] if t["name"].startswith(EXERCISE)]
+    others = [t for t in results["tests"] if not t["name"].startswith(EXERCISE)]
+    assert sum(t["score"] for t in mine if "public" in t["tags"]) == len(
+        grading.expected_checks(ROOT / "tests" / "exercises" / f"test_{EXERCISE}.py")
+    )
+    assert [t["status"] for t in mine if "hidden" in t["tags"]] == ["failed", "failed"]
+    assert others and all(t["score"] == 0 and "does not exist" in t["output"] for t in others)
