@@ -43,6 +43,7 @@ NPROC = int(os.environ.get("HALAB_NPROC", "1024"))
 c.JupyterHub.bind_url = os.environ.get("HALAB_HUB_URL", "http://:8000")  # put TLS in front
 c.JupyterHub.authenticator_class = "pam"
 c.PAMAuthenticator.allowed_groups = {"halab"}
+c.Authenticator.allowed_users = {INSTRUCTOR}  # besides the group
 c.Authenticator.admin_users = {INSTRUCTOR}
 
 c.JupyterHub.spawner_class = "localprocess"
