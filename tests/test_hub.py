@@ -145,6 +145,7 @@ def hub(tmp_path_factory):
         wait_http(f"{base}/hub/api/", 60)
         yield base, api, tmp, psutil, hub
     finally:
+        proxy_pid = int((tmp / "proxy.pid").read_text()) if (tmp / "proxy.pid").exists() else None
         hub.send_signal(signal.SIGTERM)
         try:
             hub.wait(30)
@@ -153,6 +154,10 @@ def hub(tmp_path_factory):
             hub.wait()
         log.close()
         print((tmp / "hub.log").read_text()[-3000:])
+        deadline = time.monotonic() + 10
+        while proxy_pid and psutil.pid_exists(proxy_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not (proxy_pid and psutil.pid_exists(proxy_pid)), "the hub left its proxy running"
 
 
 def _spawn(base, api, user) -> str:
