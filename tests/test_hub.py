@@ -263,6 +263,10 @@ def test_three_learners_drill_at_once_isolated_and_leave_nothing(hub):
     owned = {user: _processes_of(psutil, user) for user in USERS}
     for user, procs in owned.items():  # server, kernel, 3 backends, balancer at least
         assert len(procs) >= 6, (user, [p.cmdline() for p in procs])
+        # deploy's prlimit wrapper applies to every one of them (root ignores RLIMIT_NPROC,
+        # an ordinary learner's user does not)
+        limits = {p.rlimit(psutil.RLIMIT_NPROC) for p in procs}
+        assert limits == {(1024, 1024)}, (user, limits)
     for kernel in kernels.values():
         kernel.ws.close()  # the clusters stay open: stopping the server must end them
     for user in USERS:
