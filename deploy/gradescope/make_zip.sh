@@ -15,5 +15,5 @@ mkdir -p "$stage/halab"
 git -C "$here" archive HEAD halab tests/exercises pyproject.toml requirements.txt README.md \
   | tar -x -C "$stage/halab"
 cp -r "$hidden" "$stage/hidden"
-(cd "$stage" && zip -qr "$out" .)
+(cd "$stage" && python3 -m zipfile -c "$out" setup.sh run_autograder halab hidden)
 echo "wrote $out"
