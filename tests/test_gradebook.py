@@ -249,6 +249,7 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
 
 
+@pytest.mark.slow  # grades all ten exercises of one submission: about 20 s
 def test_gradescope_run_autograder_in_its_folder_layout(hidden_dir, tmp_path):
     """deploy/gradescope/run_autograder, in Gradescope's /autograder layout (made in a temporary
     folder from the zip make_zip.sh builds), writes a results.json of the documented format."""
