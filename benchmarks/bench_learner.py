@@ -60,6 +60,8 @@ class TreeSampler(threading.Thread):
             for proc in tree:
                 try:
                     with proc.oneshot():
+                        if proc.status() == psutil.STATUS_ZOMBIE:  # exited, holds no memory
+                            continue
                         info = proc.memory_full_info()
                         times = proc.cpu_times()
                         threads = proc.num_threads()
