@@ -36,7 +36,8 @@ c = get_config()  # noqa: F821 (JupyterHub provides get_config to its config fil
 
 COURSE = os.environ.get("HALAB_COURSE", "/opt/halab")
 INSTRUCTOR = os.environ.get("HALAB_INSTRUCTOR", "instructor")
-# tasks (processes and threads) per learner: lesson 06 peaked at 136 in `make bench`
+# tasks (processes and threads) per learner: lesson 06 peaked at 136 and 184 in two runs of
+# `make bench`
 # (bench_learner); the engine lessons (a ZooKeeper JVM has ~50 threads a node) need more
 NPROC = int(os.environ.get("HALAB_NPROC", "1024"))
 
