@@ -37,8 +37,8 @@ c = get_config()  # noqa: F821 (JupyterHub provides get_config to its config fil
 COURSE = os.environ.get("HALAB_COURSE", "/opt/halab")
 INSTRUCTOR = os.environ.get("HALAB_INSTRUCTOR", "instructor")
 # tasks (processes and threads) per learner: lesson 06 peaked at 136 and 184 in two runs of
-# `make bench`
-# (bench_learner); the engine lessons (a ZooKeeper JVM has ~50 threads a node) need more
+# `make bench` (bench_learner); the engine lessons' JVMs and Erlang nodes, not measured there,
+# add their own threads, hence the headroom
 NPROC = int(os.environ.get("HALAB_NPROC", "1024"))
 
 c.JupyterHub.bind_url = os.environ.get("HALAB_HUB_URL", "http://:8000")  # put TLS in front
