@@ -13,9 +13,9 @@ installed once, a copy of the lessons for each learner. docs/instructor.md walks
 - **Their copy**: before each start, ``python -m halab.handout`` runs *as the learner* and makes
   or updates ``~/halab`` (notebooks/, exercises/, tests/exercises/) from the course: files they
   never touched follow the course, files they changed are kept (``halab/handout.py``). A spawner
-  hook rather than nbgitpuller: it needs no git repository the servers can reach, no extra package,
-  it copies from the very checkout halab is imported from (lessons and library cannot drift
-  apart), and it runs with the learner's rights, never root's, inside their home.
+  hook rather than nbgitpuller: it needs no git repository the servers can reach and no extra
+  package, it copies from the very checkout halab is imported from (lessons and library cannot
+  drift apart), and it runs with the learner's rights, never root's, inside their home.
 - **Limits**: ``prlimit --nproc`` caps each learner's processes and threads (RLIMIT_NPROC
   counts every task of the user), so a runaway loop of ``LiveCluster().start()`` cannot exhaust
   the machine. Memory and CPU caps need cgroups, which LocalProcessSpawner does not set: on one
