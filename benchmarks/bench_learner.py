@@ -14,7 +14,8 @@ sampled every 0.25 s with psutil:
 - processes and tasks: the most processes, and the most tasks (threads), at once; Linux's
   ``RLIMIT_NPROC`` (``prlimit --nproc``) counts tasks.
 
-``deploy/z2jh-values.yaml`` and ``deploy/jupyterhub_config.py`` quote these rows.
+``bench_learner_engine_lessons`` does the same for the lessons that start real engines (04,
+05, 07, 08). ``deploy/z2jh-values.yaml`` and ``deploy/jupyterhub_config.py`` quote these rows.
 """
 
 from __future__ import annotations
@@ -145,9 +146,7 @@ def measure_lesson(path: Path = LESSON) -> dict[str, float]:
     }
 
 
-def bench_learner_server() -> list[Row]:
-    group = "learner server, lesson 06"
-    m = measure_lesson()
+def _rows(group: str, m: dict[str, float]) -> list[Row]:
     return [
         Row(group, "every code cell, wall time", m["seconds"], "s"),
         Row(group, "peak memory, PSS summed over the tree", m["pss_mib"], "MiB"),
@@ -157,3 +156,26 @@ def bench_learner_server() -> list[Row]:
         Row(group, "peak processes at once", m["processes"], "processes"),
         Row(group, "peak tasks (threads) at once", m["tasks"], "tasks"),
     ]
+
+
+def bench_learner_server() -> list[Row]:
+    return _rows("learner server, lesson 06", measure_lesson())
+
+
+# the lessons that start real engines (ZooKeeper, etcd, MariaDB, Redis, RabbitMQ): the heaviest
+ENGINE_LESSONS = [
+    "04_failure_detection",
+    "05_leader_election",
+    "07_replication",
+    "08_auto_recovery",
+]
+
+
+def bench_learner_engine_lessons() -> list[Row]:
+    """The same figures for each lesson with real engines (a few minutes; an engine that is not
+    installed makes its lesson's cells skip it, so its memory is then missing here)."""
+    rows = []
+    for name in ENGINE_LESSONS:
+        m = measure_lesson(ROOT / "notebooks" / f"{name}.ipynb")
+        rows += _rows(f"learner server, lesson {name[:2]}", m)
+    return rows

@@ -36,9 +36,8 @@ c = get_config()  # noqa: F821 (JupyterHub provides get_config to its config fil
 
 COURSE = os.environ.get("HALAB_COURSE", "/opt/halab")
 INSTRUCTOR = os.environ.get("HALAB_INSTRUCTOR", "instructor")
-# tasks (processes and threads) per learner: lesson 06 peaked at 136 and 184 in two runs of
-# `make bench` (bench_learner); the engine lessons' JVMs and Erlang nodes, not measured there,
-# add their own threads, hence the headroom
+# tasks (processes and threads) per learner: at most 184 in the lessons `make bench` measures
+# (bench_learner: lesson 06 and the engine lessons 04, 05, 07, 08); 1024 leaves ample room
 NPROC = int(os.environ.get("HALAB_NPROC", "1024"))
 
 c.JupyterHub.bind_url = os.environ.get("HALAB_HUB_URL", "http://:8000")  # put TLS in front
