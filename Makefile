@@ -8,17 +8,22 @@ STAMP  := $(VENV)/.installed-stamp
 TSTAMP := $(VENV)/.test-stamp
 TARGET ?= exercises
 EX     ?=
+REPORT ?=  # make grade REPORT=scores.json: also the JSON report, one record per check
+CSV    ?=  # make grade CSV=class.csv: add this learner's row to a CSV gradebook
+HIDDEN ?=  # make grade HIDDEN=/srv/halab-hidden: the instructor's hidden checks too
+LEARNER ?= # whose work it is in REPORT/CSV (default $$JUPYTERHUB_USER or the login name)
 LINTED := halab exercises solutions tests benchmarks tools
 NBVAL  := -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
-.PHONY: lab test test-browser quick grade bench stubs notebooks-clean lint clean help
+.PHONY: lab test test-browser quick grade bench stubs binder notebooks-clean lint clean help
 
 help:
 	@echo "make lab    open the workbook in JupyterLab (creates .venv the first time)"
 	@echo "make test   run every check: lint, library tests, graders, notebooks (not the browser)"
 	@echo "make test-browser  drive every lesson in JupyterLab in Chromium (CI runs it too)"
 	@echo "make quick  the fast part of make test: lint, library tests, graders (no notebooks, no engines)"
-	@echo "make grade  grade your exercises/  (TARGET=solutions, EX=ex01 to choose)"
+	@echo "make grade  grade your exercises/  (TARGET=solutions, EX=ex01 to choose;"
+	@echo "            REPORT=x.json CSV=class.csv HIDDEN=dir LEARNER=name for instructors)"
 	@echo "make bench  print the benchmarks as one table"
 
 # `make lab` installs what a learner needs (requirements.txt); `make test` adds the test tools.
@@ -73,6 +78,8 @@ quick: $(TSTAMP)
 # STRICT=1 (an autograder, CI) exits with the grader's own status: non-zero unless all pass.
 grade: $(STAMP)
 	@$(BIN)/python -m halab.grading --target $(TARGET) $(if $(EX),--only $(EX)) \
+		$(if $(REPORT),--report $(REPORT)) $(if $(CSV),--csv $(CSV)) \
+		$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(LEARNER),--learner $(LEARNER)) \
 		|| { status=$$?; [ -z "$(STRICT)" ] && [ $$status = 1 ] || exit $$status; }
 
 bench: $(TSTAMP)
@@ -80,6 +87,10 @@ bench: $(TSTAMP)
 
 stubs: $(STAMP)
 	$(BIN)/python -m halab.grading stubs
+
+# the Binder badge in README.md, from [tool.halab.binder] in pyproject.toml (a fork sets its repo)
+binder: $(STAMP)
+	$(BIN)/python tools/binder.py
 
 notebooks-clean: $(STAMP)
 	$(BIN)/python tools/nbclean.py notebooks/*.ipynb

@@ -10,8 +10,12 @@ and reports one line per exercise::
     ex02_redundancy    not attempted yet 0/4 checks
 
 In a notebook, ``check("ex01")`` prints the same line and each failure's message, without a
-traceback. ``python -m halab.grading --help`` lists the options; ``--report PATH`` also writes a
-JSON list with one record per check (exercise, check, points, outcome, message).
+traceback. ``python -m halab.grading --help`` lists the options. For an instructor,
+``--report PATH`` also writes a JSON list with one record per check (exercise, check, tier,
+points, outcome, message: :mod:`halab.gradebook` documents the schema), ``--csv`` a gradebook
+row per learner, ``--gradescope`` Gradescope's ``results.json``, and ``--hidden DIR`` adds a
+tier of hidden checks kept outside the learners' copy: reported apart from the public ones in
+every line, without their code (:func:`withheld`).
 
 How the outcome is kept out of the graded code's reach:
 
@@ -36,8 +40,8 @@ can make it say anything; code running as the learner's user may still kill the 
 processes (an error, not a pass), or rewrite the ``--report`` file after the grader exits; the
 audit hook can be evaded by code written against it; and run as root, the sandbox can lift its
 file-size limit and read the child's ``/proc`` entries, so grade as an ordinary user. An instructor who needs a trustworthy
-score grades the learners' files on their own copy, with ``--tests`` pointing at a private
-folder of graders (which may hold hidden checks that never ship to learners).
+score grades the learners' files on their own copy, with ``--hidden`` pointing at a private
+folder of hidden checks that never ships to learners (``docs/instructor.md``).
 
 The exercises are made from the reference solutions: in ``solutions/`` the body of each
 function that learners write sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION``;
@@ -56,12 +60,17 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from halab import gradebook
+from halab.gradebook import write_report  # noqa: F401  (the name the course documents)
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 NOT_ATTEMPTED = "not attempted yet"
@@ -155,14 +164,20 @@ TIMEOUT = 300.0  # seconds: the longest one exercise's grader may run
 
 @dataclass
 class Result:
-    """The outcome of one exercise's grader.
+    """The outcome of one exercise's grader, over both tiers of checks.
+
+    The *public* tier is ``tests/exercises/`` (or ``--tests``), which learners have; the
+    *hidden* tier is an instructor's folder (``--hidden``) that never ships to them. An
+    exercise passes only when every check of both tiers passed.
 
     Attributes:
         exercise: e.g. ``"ex01_availability"``.
         passed, failed, not_attempted: how many checks ended each way.
         errors: checks whose outcome the grader could not establish (``"grader error"``).
         used_solutions: checks during which the graded code read ``solutions/``.
-        messages: the message of each check that did not pass, as ``(check, message)``.
+        messages: the message of each check that did not pass, as ``(check, message)``; a
+            hidden check is named ``"hidden: <check>"``.
+        records: one dict per check, the report's records (see :mod:`halab.gradebook`).
     """
 
     exercise: str
@@ -192,15 +207,32 @@ class Result:
             return NOT_ATTEMPTED
         return "failed"
 
+    def tally(self, tier: str) -> tuple[int, int]:
+        """(checks passed, checks) of one tier, ``"public"`` or ``"hidden"``."""
+        mine = [r for r in self.records if r["tier"] == tier]
+        return sum(r["outcome"] == "passed" for r in mine), len(mine)
+
+    @property
+    def points(self) -> int:
+        """Points earned: one per check passed, both tiers."""
+        return sum(r["points"] for r in self.records)
+
     def line(self, width: int = 20) -> str:
-        """One scoreboard line."""
-        detail = f"{self.passed}/{self.total} checks"
+        """One scoreboard line; with a hidden tier, each tier's count is shown apart."""
+        hidden_passed, hidden = self.tally(HIDDEN)
+        if hidden:
+            public_passed, public = self.tally(PUBLIC)
+            detail = f"{public_passed}/{public} public, {hidden_passed}/{hidden} hidden checks"
+        else:
+            detail = f"{self.passed}/{self.total} checks"
         if self.failed and self.not_attempted:
             detail += f", {self.not_attempted} not attempted yet"
         return f"{self.exercise:<{width}} {self.status:<17} {detail}"
 
-    def add(self, check: str, outcome: str, message: str) -> None:
-        """Count one check's outcome."""
+    def add(self, check: str, outcome: str, message: str, tier: str = "public") -> None:
+        """Count one check's outcome; a hidden check's message is :func:`withheld`."""
+        if tier not in (PUBLIC, HIDDEN):
+            raise ValueError(f"tier must be {PUBLIC!r} or {HIDDEN!r}, got {tier!r}")
         if outcome == "passed":
             self.passed += 1
         elif outcome == NOT_ATTEMPTED:
@@ -212,17 +244,45 @@ class Result:
         else:
             outcome = "failed"
             self.failed += 1
+        if tier == HIDDEN:
+            message = withheld(message)
         if outcome != "passed":
-            self.messages.append((check, message))
+            self.messages.append((check if tier == PUBLIC else f"hidden: {check}", message))
         self.records.append(
             {
                 "exercise": self.exercise,
                 "check": check,
+                "tier": tier,
                 "points": 1 if outcome == "passed" else 0,
+                "max_points": 1,
                 "outcome": outcome,
                 "message": message,
             }
         )
+
+    def merge(self, other: Result) -> None:
+        """Add another run's checks of the same exercise (the hidden tier's) to this one."""
+        for record in other.records:
+            self.add(record["check"], record["outcome"], record["message"], record["tier"])
+
+
+PUBLIC, HIDDEN = "public", "hidden"
+WITHHELD = "a hidden check failed; its message is withheld (it would show the check's code)"
+
+
+def withheld(message: str) -> str:
+    """A hidden check's message as the report shows it: what its author wrote for learners,
+    never the code of the check.
+
+    pytest rewrites a bare ``assert f(3) == 2`` into the message ``assert 1 == 2`` followed by
+    ``where`` lines that quote the call: such a message, and anything from the grader's log,
+    is replaced by :data:`WITHHELD`. An ``assert x, "message"`` keeps its message; an
+    exception raised by the learner's code keeps its type, text and line in their file.
+    """
+    first = message.lstrip()
+    if not first or first.startswith(("assert ", "assert\n")) or "\n  +  where " in message:
+        return WITHHELD
+    return message
 
 
 def expected_checks(test_file: Path) -> list[str]:
@@ -250,10 +310,13 @@ def _grader_files(tests: Path) -> list[Path]:
     return sorted(tests.glob("*.py")) + sorted(package.rglob("*.py"))
 
 
-def _run_grader(name: str, folder: Path, tests: Path, root: Path, expected: list[str]) -> Result:
+def _run_grader(
+    name: str, folder: Path, tests: Path, root: Path, expected: list[str], tier: str = PUBLIC
+) -> Result:
     """Run one exercise's grader in a child pytest and trust only what it says on a private pipe.
 
-    ``expected`` are the checks its file defined before grading began.
+    ``expected`` are the checks its file defined before grading began; ``tier`` marks them
+    public or hidden (a hidden tier's errors carry no log: it could quote the check's code).
     """
     result = Result(name)
     test_file = tests / f"test_{name}.py"
@@ -328,9 +391,9 @@ def _run_grader(name: str, folder: Path, tests: Path, root: Path, expected: list
 
     def error(why: str) -> Result:
         bad = Result(name)
-        tail = "\n".join(log.strip().splitlines()[-8:])
+        tail = "\n".join(log.strip().splitlines()[-8:]) if tier == PUBLIC else ""
         for check in expected:
-            bad.add(check, GRADER_ERROR, why + (f"\n{tail}" if tail else ""))
+            bad.add(check, GRADER_ERROR, why + (f"\n{tail}" if tail else ""), tier)
         return bad
 
     records, done, collected = [], None, None
@@ -359,7 +422,9 @@ def _run_grader(name: str, folder: Path, tests: Path, root: Path, expected: list
     if [r.get("check") for r in records] != collected:
         return error("the grader reported checks out of order")
     for record in records:
-        result.add(str(record["check"]), str(record.get("outcome")), str(record.get("message")))
+        result.add(
+            str(record["check"]), str(record.get("outcome")), str(record.get("message")), tier
+        )
     return result
 
 
@@ -368,19 +433,44 @@ def _kill(child: subprocess.Popen) -> None:
         os.killpg(child.pid, 9)
 
 
+def hidden_graders(hidden: str | Path, names: list[str], known: list[str]) -> dict[str, Path]:
+    """The hidden tier's grader file of each exercise in ``names`` that has one in ``hidden``.
+
+    The folder holds files named as the public graders (``test_ex01_availability.py``) that
+    set the same ``EXERCISE`` and take the same ``ex`` fixture; a ``conftest.py`` there is not
+    used (the public one runs them). An exercise without a file there has no hidden checks; a
+    file that names no exercise of ``known`` is refused (a typo would drop checks silently).
+    """
+    folder = Path(hidden).resolve()
+    if not folder.is_dir():
+        raise ValueError(f"hidden must be a folder of hidden graders, {folder} is not one")
+    stray = sorted(
+        p.name for p in folder.glob("test_*.py") if p.stem.removeprefix("test_") not in known
+    )
+    if stray:
+        raise ValueError(
+            f"hidden holds {', '.join(stray)}, which grade no exercise ({', '.join(known)})"
+        )
+    return {n: folder / f"test_{n}.py" for n in names if (folder / f"test_{n}.py").is_file()}
+
+
 def grade(
     target: str = "exercises",
     only: list[str] | None = None,
     *,
     root: Path | None = None,
     tests: str | Path | None = None,
+    hidden: str | Path | None = None,
     jobs: int | None = None,
     progress=None,
 ) -> list[Result]:
     """Run the graders on ``target`` (a folder of exercise modules) and return one result each.
 
     Each exercise is graded by its own child ``pytest``, and the learner's module runs in a
-    sandbox process below that (``halab.sandbox``); up to ``jobs`` exercises at once.
+    sandbox process below that (``halab.sandbox``); up to ``jobs`` exercises at once. With
+    ``hidden``, each exercise that has a hidden grader gets a second child, run from a private
+    temporary folder that holds a copy of the public ``conftest.py`` beside a copy of the
+    hidden file, under the same guarantees; its records are marked ``"hidden"``.
 
     Args:
         target: ``"exercises"`` (the learner's work), ``"solutions"``, or a path to a folder
@@ -388,7 +478,9 @@ def grade(
         only: exercise names or ``exNN`` prefixes to grade; all of them when None.
         root: the repository; found from the package's location by default.
         tests: the folder of graders, ``tests/exercises`` by default; an instructor can point it
-            at a private copy with hidden checks.
+            at a private copy.
+        hidden: an instructor's folder of hidden graders (:func:`hidden_graders`), kept out of
+            the copy learners have; None for the public tier only.
         jobs: how many exercises to grade at once; the number of CPUs by default.
         progress: called with each :class:`Result` as soon as it is known.
     """
@@ -406,37 +498,56 @@ def grade(
     if missing:
         raise ValueError(f"{tests} has no grader for {', '.join(missing)}")
     folder = folder.resolve()
-    watched = _grader_files(tests)
-    before = _fingerprint(watched)
-    expected = {n: expected_checks(tests / f"test_{n}.py") for n in names}
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
-    results: dict[str, Result] = {}
+    known = exercise_names(root)
+    secret_files = hidden_graders(hidden, names, known) if hidden is not None else {}
+    with contextlib.ExitStack() as stack:
+        private = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="halab-hidden-")))
+        if secret_files:
+            shutil.copy(tests / "conftest.py", private / "conftest.py")
+            for path in secret_files.values():
+                shutil.copy(path, private / path.name)
+        watched = _grader_files(tests) + list(secret_files.values()) + sorted(private.glob("*"))
+        before = _fingerprint(watched)
+        plan = [(n, tests, PUBLIC, expected_checks(tests / f"test_{n}.py")) for n in names]
+        plan += [
+            (n, private, HIDDEN, expected_checks(private / f"test_{n}.py")) for n in secret_files
+        ]
+        return _grade_plan(names, plan, folder, root, jobs, progress, watched, before)
+
+
+def _grade_plan(names, plan, folder, root, jobs, progress, watched, before) -> list[Result]:
+    """Run each (exercise, graders folder, tier, checks) of ``plan``; one Result per name."""
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(plan)))
+    results = {n: Result(n) for n in names}
+    waiting = {n: sum(p[0] == n for p in plan) for n in names}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_grader, n, folder, tests, root, expected[n]): n for n in names}
+        futures = {
+            pool.submit(_run_grader, n, folder, graders, root, checks, tier): n
+            for n, graders, tier, checks in plan
+        }
         for future in concurrent.futures.as_completed(futures):
-            result = future.result()
-            results[result.exercise] = result
-            if progress is not None:
-                progress(result)
+            name = futures[future]
+            results[name].merge(future.result())
+            waiting[name] -= 1
+            if progress is not None and not waiting[name]:
+                progress(results[name])
     changed = [p for p, h in _fingerprint(watched).items() if before.get(p) != h]
     if changed:
         for name in names:
             bad = Result(name)
-            for check in expected[name]:
-                bad.add(
-                    check, GRADER_ERROR, f"the grader's own file {changed[0]} changed while grading"
-                )
+            for _, _, tier, checks in (p for p in plan if p[0] == name):
+                for check in checks:
+                    why = f"the grader's own file {changed[0]} changed while grading"
+                    bad.add(check, GRADER_ERROR, why, tier)
             results[name] = bad
-    return [results[n] for n in names]
+    return [_in_order(results[n]) for n in names]
 
 
-def write_report(results: list[Result], path: str | Path) -> None:
-    """The JSON report: one record per check (exercise, check, points, outcome, message)."""
-    records = [record for result in results for record in result.records]
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    temporary.write_text(json.dumps(records, indent=1) + "\n")
-    temporary.replace(path)
+def _in_order(result: Result) -> Result:
+    """The public tier's records first, then the hidden tier's (runs finish in any order)."""
+    result.records.sort(key=lambda r: r["tier"] != PUBLIC)
+    result.messages.sort(key=lambda m: m[0].startswith("hidden: "))
+    return result
 
 
 def scoreboard(results: list[Result], *, messages: bool = True) -> str:
@@ -453,7 +564,10 @@ def scoreboard(results: list[Result], *, messages: bool = True) -> str:
                 lines.append(f"    ✗ {check}: {first}")
                 lines.extend(f"      {x}" for x in rest[:6])
     passed = sum(r.status == "passed" for r in results)
-    lines.append(f"{passed} of {len(results)} exercises passed")
+    line = f"{passed} of {len(results)} exercises passed"
+    if any(r.tally(HIDDEN)[1] for r in results):
+        line += f" ({gradebook.summary(results)})"
+    lines.append(line)
     return "\n".join(lines)
 
 
@@ -525,6 +639,22 @@ def main(argv: list[str] | None = None) -> int:
         "--report", metavar="PATH", help="also write the JSON report, one record per check"
     )
     parser.add_argument(
+        "--csv", metavar="PATH", help="add (or replace) the learner's row in this CSV gradebook"
+    )
+    parser.add_argument(
+        "--gradescope", metavar="PATH", help="also write Gradescope's results.json there"
+    )
+    parser.add_argument(
+        "--learner",
+        default=None,
+        help="whose work it is, in the report and gradebook (default: $JUPYTERHUB_USER or login)",
+    )
+    parser.add_argument(
+        "--hidden",
+        metavar="DIR",
+        help="the instructor's folder of hidden graders (kept out of the learners' copy)",
+    )
+    parser.add_argument(
         "--tests",
         metavar="PATH",
         help="folder of graders (default tests/exercises); e.g. an instructor's private copy",
@@ -548,16 +678,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  done: {result.line(width)}", flush=True)
 
     try:
+        learner = gradebook.learner_name(args.learner)
         results = grade(
-            args.target, only or None, tests=args.tests, jobs=args.jobs, progress=progress
+            args.target,
+            only or None,
+            tests=args.tests,
+            hidden=args.hidden,
+            jobs=args.jobs,
+            progress=progress,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(scoreboard(results))
-    if args.report:
-        write_report(results, args.report)
-        print(f"report: {args.report}")
+    for path, write, what in [
+        (args.report, gradebook.write_report, "report"),
+        (args.csv, gradebook.write_gradebook, "gradebook"),
+    ]:
+        if path:
+            write(results, path, learner)
+            print(f"{what}: {path} (learner {learner})")
+    if args.gradescope:
+        gradebook.write_gradescope(results, args.gradescope)
+        print(f"gradescope: {args.gradescope}")
     return 0 if all(r.status == "passed" for r in results) else 1
 
 

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
-SERVERS = ["bench_throughput", "bench_balancers", "engines", "bench_load"]  # see the last test
+SERVERS = ["bench_throughput", "bench_balancers", "engines", "bench_load", "bench_learner"]
 
 
 def test_bench_lists_its_benchmarks():
@@ -42,6 +42,30 @@ def test_bench_quick_runs_and_prints_its_table():
     assert "ERROR" not in out.stdout
     assert "figures (quick) in" in out.stdout
     assert "speed-up over SimPy" in out.stdout
+
+
+def test_learner_sampler_sees_a_whole_process_tree():
+    """bench_learner's sampler counts a parent and its child, their tasks, memory and CPU."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_learner import TreeSampler
+
+    code = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3)'])\n"
+        "while time.process_time() < 1.2:  # 1.2 s of CPU, however busy the machine\n"
+        "    pass\n"
+        "child.wait()\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    sampler = TreeSampler(parent.pid, interval=0.1)
+    sampler.start()
+    parent.wait(timeout=30)
+    sampler.stop()
+    assert max(s[3] for s in sampler.samples) == 2, sampler.samples
+    assert max(s[4] for s in sampler.samples) >= 2
+    assert min(s[1] for s in sampler.samples) > 1024 * 1024  # a Python process holds > 1 MiB
+    cpu = sampler.samples[-1][5] - sampler.samples[0][5]
+    assert cpu > 0.5, f"the parent spun 1.2 s of CPU, the sampler saw {cpu:.2f} s"
 
 
 @pytest.mark.live
