@@ -66,3 +66,27 @@ def test_learner_sampler_sees_a_whole_process_tree():
     assert min(s[1] for s in sampler.samples) > 1024 * 1024  # a Python process holds > 1 MiB
     cpu = sampler.samples[-1][5] - sampler.samples[0][5]
     assert cpu > 0.5, f"the parent spun 1.2 s of CPU, the sampler saw {cpu:.2f} s"
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_bench_load_runs_small_and_says_where_the_time_goes():
+    # the load benchmark starts processes, so the smoke run above skips it: run it small here
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_live
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = bench_live.bench_load(clients=(4,), wrk_clients=(4,), seconds=0.5)
+    figures = {r.figure: r for r in rows}
+    for tool in ["Python threads"] + (["wrk"] if bench_live.shutil.which("wrk") else []):
+        tag = f"4 clients ({tool})"
+        assert figures[f"direct, {tag}"].value > 0
+        assert 0 < figures[f"halab/direct, {tag}"].value < 10
+        errors = figures[f"halab errors, {tag}"]
+        assert errors.ok is True and errors.value == 0  # 4 is the most clients of this run
+        if sys.platform.startswith("linux"):
+            for who in ("halab balancer", "backend behind halab", "backend, direct"):
+                assert 1 < figures[f"CPU a request, {who}, {tag}"].value < 10_000
+    if bench_live.shutil.which("wrk"):  # issue 17's bar is at 4 wrk clients
+        assert figures["halab/direct, 4 clients (wrk)"].target == ">= 0.5 x"

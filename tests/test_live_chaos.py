@@ -11,6 +11,10 @@ they are answered. The bars (issue 12):
 - **nothing served twice**: every answer carries the serving process's pid and its number for
   the request (halab's backends count each request they serve), and no ``(pid, request)``
   pair reaches two clients; every client request id gets at most one answer;
+- **nothing executed twice, at the servers**: each backend writes the ``X-Request-Id`` of every
+  request it executes to its ledger (one ``write(2)`` each, so a SIGKILL loses none; see
+  :mod:`halab.live.backend`), and across every process of the schedule no id is in the
+  ledgers twice; every GET answered 200 is there exactly once (so the ledger is complete);
 - **a prompt 503**: within 1 s of the last backend's death, clients get a 503 (the balancer
   says it has no backend) rather than waiting.
 
@@ -37,6 +41,7 @@ CLIENTS = 32
 BACKENDS = 3
 KINDS = ("kill", "hang", "slow", "fail", "kill_two", "kill_all")
 SCHEDULES = 20
+SLOW = (0.3, 0.8, 1.5)  # seconds a "slow" fault adds; the balancer's timeout is 1 s
 TAIL = 0.8  # seconds of quiet load after the last phase: the cluster must recover
 PROMPT_503 = 1.0  # seconds from the last death to the first 503
 WINDOW_SLACK = 0.1  # seconds after readmission still counted in the all-down window
@@ -75,7 +80,7 @@ def schedule(seed: int) -> list[Phase]:
             victims = tuple(sorted(rng.sample(range(BACKENDS), 2)))
         else:
             victims = (rng.randrange(BACKENDS),)
-        amount = {"slow": rng.choice([0.3, 0.8, 1.5]), "fail": rng.choice([0.5, 1.0])}.get(kind, 0)
+        amount = {"slow": rng.choice(SLOW), "fail": rng.choice([0.5, 1.0])}.get(kind, 0)
         length = rng.uniform(0.7, 1.1)
         phases.append(Phase(kind, victims, round(after, 3), round(length, 3), amount))
         after = rng.uniform(0.5, 0.8)
@@ -137,12 +142,16 @@ def _run(seed: int):
             result = gen.stop()
         time.sleep(0.1)  # the last events from the balancer's process
         timeline = cluster.timeline
-    return phases, marks, result, timeline
+        # a request that was sleeping in a "slow" fault when it was undone runs (or is dropped,
+        # its client gone) when its sleep ends: read the ledgers after that
+        time.sleep(max(0.0, max(SLOW) + 0.1 - (cluster.now() - marks[-1][2])))
+        ledger = (cluster.executions(), cluster.executed_twice())
+    return phases, marks, result, timeline, ledger
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_chaos_schedule(seed):
-    phases, marks, result, timeline = _run(seed)
+    phases, marks, result, timeline, (runs, twice_run) = _run(seed)
     where = replay(seed)
     assert len(result) > 100, f"only {len(result)} requests were sent; {where}"
 
@@ -174,7 +183,8 @@ def test_chaos_schedule(seed):
         f"chaos seed {seed}: {[(p.kind, p.victims) for p in phases]} requests {len(result)} "
         f"failed outside the all-down window {len(failed)} "
         f"(inside {sum(1 for r in result.records if not r.ok) - len(failed)}) "
-        f"first 503 after all down {[round(t, 3) for t in first_503]} s"
+        f"first 503 after all down {[round(t, 3) for t in first_503]} s; "
+        f"executed at the backends {sum(runs.values())}, twice {len(twice_run)}"
     )
     assert not failed, f"{len(failed)} failed GETs outside the all-down window: {story}; {where}"
 
@@ -184,6 +194,13 @@ def test_chaos_schedule(seed):
     assert not twice, f"(pid, request) served to two clients: {sorted(twice)[:5]}; {where}"
     ids = [r.request_id for r in result.records]
     assert len(set(ids)) == len(ids), f"a request id answered twice; {where}"
+
+    # at the servers: no request executed twice, and every 200 the clients got is on record
+    assert not twice_run, f"executed twice (id: [(backend, pid)]): {twice_run}; {where}"
+    unrecorded = [
+        r.request_id for r in result.records if r.status == 200 and runs[r.request_id] != 1
+    ]
+    assert not unrecorded, f"200s without one ledger line: {unrecorded[:5]}; {where}"
 
     for delay in first_503:
         assert delay <= PROMPT_503, f"first 503 {delay:.3f} s after all were down; {where}"

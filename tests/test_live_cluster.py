@@ -321,3 +321,56 @@ def test_the_secret_reaches_the_children_in_their_environment_only():
         cluster.heal(0)
         assert [row["in_rotation"] for row in cluster.status()] == [True, True]
     assert LiveCluster(backends=1).secret != LiveCluster(backends=1).secret
+
+
+def _get(port: int, request_id: str | None = None) -> tuple[int, dict]:
+    """A GET to 127.0.0.1:port (with ``X-Request-Id`` when given): (status, headers)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+    try:
+        conn.request("GET", "/", headers={"X-Request-Id": request_id} if request_id else {})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, dict(resp.getheaders())
+    finally:
+        conn.close()
+
+
+def test_the_ledger_counts_executions_and_catches_a_request_run_twice():
+    with LiveCluster(backends=2) as cluster:
+        port = int(cluster.url.rsplit(":", 1)[1])
+        assert _get(port)[0] == 200  # no id given: the balancer adds one
+        assert _get(port, "mine-1")[0] == 200  # given: it is kept
+        runs = cluster.executions()
+        assert runs["mine-1"] == 1 and sum(runs.values()) == 2, runs
+        (added,) = set(runs) - {"mine-1"}
+        assert added.startswith("lb"), added
+        assert cluster.executed_twice() == {}
+        # a forced double execution: the same request sent to both backends (what retrying a
+        # POST that had run would do); the server-side check must name it and where it ran
+        for p in cluster.ports:
+            assert _get(p, "twice-1")[0] == 200
+        pids = [cluster.pid(0), cluster.pid(1)]
+        assert cluster.executed_twice() == {"twice-1": [("b0", pids[0]), ("b1", pids[1])]}
+        # a killed process's lines survive it (one write(2) per execution)
+        cluster.kill(0)
+        assert cluster.executions()["twice-1"] == 2
+
+
+def test_a_request_its_client_gave_up_on_is_not_executed():
+    # b0 is slower than the balancer's timeout (1 s): the balancer gives up, closes, and sends
+    # the GET to b1; b0 must not run it when its sleep ends
+    with LiveCluster(backends=2) as cluster:
+        port = int(cluster.url.rsplit(":", 1)[1])
+        cluster.slow(0, 1.5)
+        tried = {}
+        for k in range(2):  # round robin: one of the two goes to b0 first
+            status, headers = _get(port, f"slow-{k}")
+            assert status == 200
+            tried[f"slow-{k}"] = headers["X-Tried"]
+        (first_b0,) = [k for k, v in tried.items() if v == "b0,b1"]
+        time.sleep(1.0)  # b0's sleep is over
+        runs = cluster.executions()
+        assert runs[first_b0] == 1, (tried, runs)
+        assert cluster.executed_twice() == {}

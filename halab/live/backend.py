@@ -4,8 +4,9 @@ Run it as ``python -m halab.live.backend --name b0`` (``--port 0`` lets the OS p
 127.0.0.1 only, prints ``{"port": ..., "pid": ..., "name": ...}`` as its first line, and
 exits when its parent does (see :mod:`halab.live._proc`). Its HTTP server is the hardened one
 of :mod:`halab.live._http` (backlog, connection cap, worker pool, timeouts, size limits, strict
-RFC 9112 framing); the switch below runs on a worker of its own, so that it still answers when
-every other worker waits in a ``hang``.
+RFC 9112 framing). A request that no fault delays is answered on the server's loop thread
+(:meth:`BackendServer.answer_now`); a ``slow`` or ``hang`` one on a worker; the switch below
+on a worker of its own, so that it still answers when every other worker waits in a ``hang``.
 
 Every path answers ``200`` with a short JSON body naming the backend, for every method
 (GET, HEAD, POST, PUT, DELETE, OPTIONS). ``/health`` is the path the balancer checks.
@@ -25,6 +26,20 @@ line, which only the parent reads. Any spelling of the path that normalises to `
 an accumulator adds ``fail`` per request and fails the request when it reaches 1, so
 ``fail=0.25`` fails exactly every fourth request and ``fail=1`` every one.
 
+**What it executed.** With ``--ledger PATH`` a backend appends one line ``pid request-id`` to
+``PATH`` for each request it *executes* (answers 200), naming the request by its
+``X-Request-Id`` (halab's load generator sends one, and the balancer adds one when a client
+did not; requests without one, like health checks, are not written). Each line is one
+``write(2)`` on a file opened with ``O_APPEND``, so a SIGKILL loses none: the kernel has it.
+:meth:`~halab.live.cluster.LiveCluster.executions` reads them, so that "no request ran twice"
+is checked where requests run, not only where answers arrive. An injected ``500`` is not an
+execution (the fault stands for an application that failed before doing the work), and a
+request that waited in a ``slow`` or ``hang`` fault is not executed if its client has closed
+the connection meanwhile (the balancer's timeout gave up on it, and may have sent it
+elsewhere): HAProxy's ``option abortonclose`` drops a queued request whose client went away
+in the same way. That check and the execution are not atomic: a client that gives up in the
+microseconds between them still sees its request run.
+
 Killing a backend is the parent's job: ``Popen.kill()``, a real SIGKILL.
 """
 
@@ -42,6 +57,7 @@ from halab.live._http import Limits, Request, Server, is_under, normalise_path
 from halab.live._proc import LOOPBACK, announce, watch_parent
 
 HANG_LIMIT_SECONDS = 3600.0  # a hung request gives up after an hour at most
+REQUEST_ID_HEADER = "X-Request-Id"
 SECRET_ENV = "HALAB_SECRET"  # the cluster's secret reaches its processes in the environment
 SECRET_HEADER = "X-Halab-Secret"
 
@@ -111,6 +127,8 @@ class BackendServer:
         port: the port on 127.0.0.1; 0 lets the OS pick.
         secret: what ``X-Halab-Secret`` must carry for ``/_fault``; a random one when ``None``.
         limits: the server's :class:`~halab.live._http.Limits` (timeouts, sizes, workers).
+        ledger: a file to append ``pid request-id`` to for each request executed (see the
+            module), or ``None``.
     """
 
     def __init__(
@@ -120,8 +138,14 @@ class BackendServer:
         *,
         secret: str | None = None,
         limits: Limits | None = None,
+        ledger: str | None = None,
     ) -> None:
         self.name = name
+        self._ledger = (
+            None
+            if ledger is None
+            else os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        )
         self.faults = Faults()
         self.served = 0
         self.secret = secret or secrets.token_urlsafe(24)
@@ -132,6 +156,7 @@ class BackendServer:
             port=port,
             limits=limits or Limits(),
             control=lambda req: is_under(normalise_path(req.path), "/_fault"),
+            quick=self.answer_now,
             name="halab-backend",
         )
         self.server_address = self.http.server_address
@@ -143,6 +168,9 @@ class BackendServer:
     def stop(self) -> None:
         self.faults.update({"reset": True})  # let hung requests go
         self.http.stop()
+        ledger, self._ledger = self._ledger, None
+        if ledger is not None:
+            os.close(ledger)
 
     def count(self) -> int:
         with self._count_lock:
@@ -181,15 +209,35 @@ class BackendServer:
         if is_under(normalise_path(req.path), "/_fault"):
             return self._fault_switch(req)
         faults = self.faults
-        if faults.hang:
+        waited = faults.hang
+        if waited:
             faults.wait_released()
         delay, failing = faults.decide()
         if delay > 0:
             time.sleep(delay)
+            waited = True
+        if waited and req.client_gone():  # nobody waits for it: not executed (see the module)
+            req.keep_alive = False
+            return self._send(503, {"backend": self.name, "error": "the client went away"})
+        return self._answer(req, failing)
+
+    def answer_now(self, req: Request) -> tuple[int, list, bytes] | None:
+        """The answer, on the server's loop thread, when no fault makes it wait; else ``None``
+        (a worker runs :meth:`handle`). The switch never comes here (``control``)."""
+        faults = self.faults
+        if faults.hang or faults.slow > 0:
+            return None
+        _, failing = faults.decide()  # a ``slow`` set since the line above: not this one
+        return self._answer(req, failing)
+
+    def _answer(self, req: Request, failing: bool) -> tuple[int, list, bytes]:
         n = self.count()
         payload = {"backend": self.name, "pid": os.getpid(), "request": n}
         if failing:
             return self._send(500, {**payload, "error": "injected fault"})
+        request_id = req.headers.get(REQUEST_ID_HEADER)
+        if self._ledger is not None and request_id is not None:
+            os.write(self._ledger, f"{os.getpid()} {request_id}\n".encode("latin-1"))
         return self._send(200, {**payload, "method": req.command, "path": req.path})
 
 
@@ -199,9 +247,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="b0")
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS pick")
     parser.add_argument("--no-watch", action="store_true", help="do not exit with the parent")
+    parser.add_argument("--ledger", default=None, help="append 'pid request-id' per execution")
     args = parser.parse_args(argv)
     given = os.environ.get(SECRET_ENV) or None
-    server = BackendServer(args.name, args.port, secret=given)  # listening, not serving yet
+    server = BackendServer(
+        args.name, args.port, secret=given, ledger=args.ledger
+    )  # listening, not serving yet
     if not args.no_watch:
         watch_parent()
     info = {"port": server.server_address[1], "pid": os.getpid(), "name": args.name}

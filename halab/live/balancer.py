@@ -36,12 +36,17 @@ header from a client is never forwarded either.
 The HTTP side is :mod:`halab.live._http`, shared with the backends: an event loop that reads
 and checks each request (listen backlog, a connection cap like HAProxy's ``maxconn``,
 header, keep-alive, body and send timeouts, a 1 MiB body limit, RFC 9112 framing with
-chunked bodies decoded and forwarded with a ``Content-Length``) and a small pool of worker
-threads that run :meth:`Balancer._handle`. Forwarding (:meth:`Balancer._forward`) never
-raises: whatever goes wrong, the pooled connection is closed or given back and the
-``in_flight`` count released (a ``finally``). An idle pooled connection is checked before
-reuse, and a request that meets a reused connection the backend had already closed is sent
-once more on a fresh one (urllib3 checks idle connections the same way).
+chunked bodies decoded and forwarded with a ``Content-Length``). The same loop forwards, as
+HAProxy's and nginx's do: :meth:`Balancer._route` and :meth:`Balancer._forward` are
+generators that ``yield`` each connect and each exchange with a backend, and the loop resumes
+them when the backend's socket is ready, so that one thread serves every client with no
+hand-off between threads (read ``yield`` as "wait for this, then go on"). The naive
+balancer, whose spin and waits need threads, runs the same generators on the server's worker
+threads, each step blocking. Forwarding never raises: whatever goes wrong, the pooled
+connection is closed or given back and the ``in_flight`` count released (a ``finally``). An
+idle pooled connection is checked before reuse, and a request that meets a reused connection
+the backend had already closed is sent once more on a fresh one (urllib3 checks idle
+connections the same way).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ import argparse
 import contextlib
 import hmac
 import http.client
+import itertools
 import json
 import os
 import secrets
@@ -61,14 +67,16 @@ from collections.abc import Callable, Sequence
 
 from halab.balancing import make_policy
 from halab.live._http import (
+    Connect,
+    Exchange,
     Limits,
     Request,
-    Response,
     Server,
     Upstream,
     UpstreamClosed,
     is_under,
     normalise_path,
+    run_blocking,
 )
 from halab.live._proc import LOOPBACK, announce, watch_parent
 from halab.live.events import Event
@@ -98,13 +106,15 @@ POOL_IDLE_SECONDS = 5.0  # an idle pooled connection older than this is closed, 
 # ``keepalive_timeout`` is meant to be set below the server's)
 SECRET_ENV = "HALAB_SECRET"
 SECRET_HEADER = "X-Halab-Secret"
+REQUEST_ID_HEADER = "X-Request-Id"
 # never forwarded in a request: the secret is the lesson's, and ``Expect`` is answered here
 NOT_FORWARDED = HOP_BY_HOP | {"expect", SECRET_HEADER.lower()}
 NAIVE_SPIN_SLEEP = 0.001  # seconds between spins; a tutorial's loop does not even sleep
 
 
 class _Pool:
-    """Keep-alive connections to one backend, shared by the worker threads.
+    """Keep-alive connections to one backend, shared by whoever forwards (the loop, or the
+    naive balancer's worker threads).
 
     An idle connection is checked before it is reused, as urllib3 does: if its socket is
     readable the backend has closed it (or sent bytes nobody asked for), and it is dropped.
@@ -160,6 +170,14 @@ class _Pool:
                 self._all.discard(conn)
         for conn in idle:
             conn.close()
+
+    def shutdown_all(self) -> None:
+        """Shut every connection down (a request waiting on one fails at once); close none."""
+        with self._lock:
+            self.closed = True
+            conns = list(self._all)
+        for conn in conns:
+            conn.shutdown()
 
     def close_all(self) -> None:
         """Close every connection, idle or in use (an in-use one fails its request at once)."""
@@ -244,6 +262,8 @@ class Balancer:
         self._in_rotation = [True] * n
         self._pools = [_Pool(p) for p in ports]
         self.secret = secret or os.environ.get(SECRET_ENV) or secrets.token_urlsafe(24)
+        self._id_prefix = f"lb{secrets.token_hex(4)}"
+        self._ids = itertools.count(1)
         self.limits = limits if limits is not None else Limits()
         self._server: Server | None = None
         self._threads: list[threading.Thread] = []
@@ -263,7 +283,12 @@ class Balancer:
         if self._server is not None:
             raise RuntimeError("the balancer is already started")
         self._server = Server(
-            self._serve, host=LOOPBACK, port=0, limits=self.limits, name="halab-balancer"
+            self._serve,
+            host=LOOPBACK,
+            port=0,
+            limits=self.limits,
+            quick=self._quick,
+            name="halab-balancer",
         )
         self.port = self._server.server_address[1]
         self._server.start()
@@ -282,9 +307,11 @@ class Balancer:
         self._stop.set()
         server, self._server = self._server, None
         for pool in self._pools:  # requests in flight fail at once
-            pool.close_all()
+            pool.shutdown_all()
         if server is not None:
             server.stop()
+        for pool in self._pools:  # once the server's loop no longer uses them
+            pool.close_all()
         for t in self._threads:
             t.join()
         self._threads = []
@@ -445,8 +472,13 @@ class Balancer:
         body: bytes | None,
         connect_timeout: float,
         timeout: float,
-    ) -> tuple[Attempt, Response | None, bytes]:
+    ):
         """Send one request to backend ``i``; never raises, always gives its connection back.
+
+        A generator, to be run with ``yield from``: it yields each :class:`~halab.live._http.
+        Connect` and :class:`~halab.live._http.Exchange` and is resumed with its result (the
+        server's loop does them without blocking; a worker thread with ``run_blocking``),
+        then returns ``(attempt, response or None, body)``.
 
         A request that fails on a *reused* keep-alive connection before any byte of an answer
         (the backend had closed it: killed, or its idle timeout) is sent once more on a fresh
@@ -466,23 +498,23 @@ class Balancer:
         keep = False
         try:
             if not reused:
-                why = self._connect(conn, connect_timeout)
+                why = yield from self._connect(conn, connect_timeout)
                 if why is not None:
                     return Attempt(i, None, False, why, time.monotonic() - start), None, b""
             try:
-                resp = conn.request(method, path, headers, body or b"", timeout)
+                resp = yield Exchange(conn, method, path, headers, body or b"", timeout)
             except UpstreamClosed as exc:
                 if not reused:
                     raise
                 pool.discard(conn)  # stale: try once on a fresh connection
                 conn, reused = pool.acquire_fresh(), False
-                why = self._connect(conn, connect_timeout)
+                why = yield from self._connect(conn, connect_timeout)
                 if why is not None:  # it died; if it may have read the request first, say
                     # "reached", so that a request that is not idempotent goes nowhere else
                     why = f"{why}, after a kept-alive connection closed"
                     reached = exc.may_have_run
                     return Attempt(i, None, reached, why, time.monotonic() - start), None, b""
-                resp = conn.request(method, path, headers, body or b"", timeout)
+                resp = yield Exchange(conn, method, path, headers, body or b"", timeout)
             keep = not resp.will_close
             latency = time.monotonic() - start
             return Attempt(i, resp.status, True, None, latency), resp, resp.body
@@ -503,10 +535,11 @@ class Balancer:
                 pool.discard(conn)
 
     @staticmethod
-    def _connect(conn: Upstream, connect_timeout: float) -> str | None:
-        """Open ``conn``; ``None``, or why it failed (the request was not sent)."""
+    def _connect(conn: Upstream, connect_timeout: float):
+        """Open ``conn`` (a generator, like :meth:`_forward`): ``None``, or why it failed
+        (the request was not sent)."""
         try:
-            conn.connect(connect_timeout)
+            yield Connect(conn, connect_timeout)
         except TimeoutError:
             return "connect timed out"
         except ConnectionRefusedError:
@@ -540,7 +573,10 @@ class Balancer:
         """The fields to forward and the body (already read, de-chunked, size-checked).
 
         Hop-by-hop fields, the ones ``Connection`` names, ``Expect`` and ``X-Halab-Secret``
-        stay here (RFC 9110 §7.6.1); the body goes on with a ``Content-Length``.
+        stay here (RFC 9110 §7.6.1); the body goes on with a ``Content-Length``. A request
+        without ``X-Request-Id`` gets one (this balancer's random prefix and a counter), so
+        that the backends can say which requests they ran; Envoy does the same
+        (``generate_request_id``, on by default), nginx has ``$request_id`` for it.
         """
         named = {t.strip().lower() for v in h.headers.get_all("connection") for t in v.split(",")}
         headers = [
@@ -549,17 +585,30 @@ class Balancer:
             if k.lower() not in NOT_FORWARDED and k.lower() not in named
         ]
         headers.append(("X-Forwarded-For", h.client_address[0]))
+        if h.headers.get(REQUEST_ID_HEADER) is None:
+            headers.append((REQUEST_ID_HEADER, f"{self._id_prefix}-{next(self._ids)}"))
         return headers, (h.body or None)
 
     def _serve(self, h: Request) -> tuple[int, list, bytes]:
-        """The server's handler (on a worker thread): route ``h``, return the answer."""
+        """The server's handler on a worker thread (the naive balancer's): each connect and
+        exchange blocks."""
+        return run_blocking(self._answer(h))
+
+    def _quick(self, h: Request):
+        """The server's handler on its loop thread: the answer's generator, which the loop
+        resumes as the backend's sockets become ready; ``None`` for the naive balancer, whose
+        spin and waits need a thread of their own (:meth:`_serve`)."""
+        return None if self.settings.naive else self._answer(h)
+
+    def _answer(self, h: Request):
+        """Route ``h`` and return the answer (a generator: see :meth:`_forward`)."""
         h.response = None
-        self._handle(h)
+        yield from self._handle(h)
         if h.response is None:  # a bug; the server answers 500 and closes
             raise RuntimeError("no answer was set")
         return h.response
 
-    def _handle(self, h: Request) -> None:
+    def _handle(self, h: Request):
         if self._stop.is_set():
             self._text(h, 503, "halab balancer: stopping", [])
             h.keep_alive = False
@@ -571,9 +620,9 @@ class Balancer:
         elif is_under(path, "/_fault"):
             self._text(h, 403, "halab balancer: the fault switches are not forwarded", [])
         elif self.settings.naive:
-            self._route_naive(h, headers, body)
+            yield from self._route_naive(h, headers, body)
         else:
-            self._route(h, headers, body)
+            yield from self._route(h, headers, body)
 
     def _admin(self, h) -> None:
         """``/_lb/...``: the balancer's own paths, for the cluster's secret only."""
@@ -606,7 +655,7 @@ class Balancer:
                 self.attempts[i] += 1
             tried.append(i)
             try:
-                attempt, resp, data = self._forward(
+                attempt, resp, data = yield from self._forward(
                     i, method, h.path, headers, body, s.connect_timeout, s.timeout
                 )
             finally:
@@ -689,7 +738,7 @@ class Balancer:
                     [],
                 )
                 return
-        attempt, resp, data = self._forward(
+        attempt, resp, data = yield from self._forward(
             i, h.command, h.path, headers, body, s.naive_cap, s.naive_cap
         )
         with self._lock:

@@ -26,6 +26,12 @@ read in ``ps`` -- and sends it as the header ``X-Halab-Secret`` with each fault 
 ``GET /_lb/status``. Loopback is shared by every user of the machine (a lab box, a JupyterHub):
 the backends' fault switch and the balancer's admin paths answer only that secret, and no
 balancer forwards them.
+
+**What ran where.** Each backend writes the ``X-Request-Id`` of every request it executes to a
+ledger file in a private temporary directory of the cluster's (see
+:mod:`halab.live.backend`); a SIGKILL loses no line. :meth:`LiveCluster.executions` reads them
+all, across every process each backend has had, and :meth:`LiveCluster.executed_twice` names
+any request that ran more than once: "no request executed twice", checked at the servers.
 """
 
 from __future__ import annotations
@@ -33,10 +39,14 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -118,6 +128,7 @@ class _Resources:
         self.balancer_proc = None
         self.balancer: Balancer | None = None
         self.reader: threading.Thread | None = None
+        self.ledgers: str | None = None  # the directory of the backends' ledgers
         self.closed = False
 
     def close(self) -> None:
@@ -142,6 +153,8 @@ class _Resources:
                 stop_process(proc)
             for p in self.backends:
                 stop_process(p)
+            if self.ledgers is not None:
+                shutil.rmtree(self.ledgers, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -308,7 +321,11 @@ class LiveCluster:
         self._started = True
         self.t0 = self._timeline.t0 = time.monotonic()
         try:
-            procs = [self._launch("halab.live.backend", ["--name", name]) for name in self.names]
+            self._res.ledgers = tempfile.mkdtemp(prefix="halab-ledgers-")  # mode 0700
+            procs = [
+                self._launch("halab.live.backend", ["--name", name, *self._ledger_args(name)])
+                for name in self.names
+            ]
             self._res.backends = list(procs)
             for p in procs:
                 self.ports.append(int(wait_ready(p, self.start_timeout)["port"]))
@@ -357,6 +374,41 @@ class LiveCluster:
         )
         self._res.reader = reader
         reader.start()
+
+    def _ledger_args(self, name: str) -> list[str]:
+        return ["--ledger", os.path.join(self._res.ledgers, f"{name}.ids")]
+
+    def executions(self) -> Counter:
+        """How many times each request id was executed, over every backend and every process
+        each has had (killed ones too): a :class:`collections.Counter` of ids."""
+        counts: Counter = Counter()
+        for name in self.names:
+            counts.update(request_id for _, request_id in self._ledger(name))
+        return counts
+
+    def executed_twice(self) -> dict[str, list[tuple[str, int]]]:
+        """The requests executed more than once: id -> ``[(backend, pid), ...]`` (empty when
+        no request ran twice)."""
+        where: dict[str, list[tuple[str, int]]] = {}
+        for name in self.names:
+            for pid, request_id in self._ledger(name):
+                where.setdefault(request_id, []).append((name, pid))
+        return {k: v for k, v in where.items() if len(v) > 1}
+
+    def _ledger(self, name: str) -> list[tuple[int, str]]:
+        if self._res.ledgers is None:
+            raise RuntimeError("the cluster is not started")
+        path = os.path.join(self._res.ledgers, f"{name}.ids")
+        try:
+            with open(path, "rb") as f:
+                lines = f.read().decode("latin-1").splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            pid, _, request_id = line.partition(" ")
+            out.append((int(pid), request_id))
+        return out
 
     def _launch(self, module: str, args: list[str]):
         """Start a child with the cluster's secret in its environment (not in its argv)."""
@@ -466,6 +518,7 @@ class LiveCluster:
             if self.alive(i):
                 return False
             args = ["--name", self.names[i], "--port", str(self.ports[i])]
+            args += self._ledger_args(self.names[i])
             error = None
             for _ in range(REVIVE_ATTEMPTS):
                 proc = self._launch("halab.live.backend", args)
