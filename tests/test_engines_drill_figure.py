@@ -123,11 +123,12 @@ def test_one_figure_draws_a_balancer_drill_and_an_engine_drill():
     # the engine's row, on the same axis: 0 is its first write (10.0 s)
     assert marks(bottom) == {
         "kill": 0.6,
-        "new leader": 1.4,
+        "new leader (primary)": 1.4,
         "first write after the kill": 1.505,
+        "revive": 3.0,  # the axis ends at the balancer's last whole bin, 3.0 s
     }
     assert bottom.get_title() == (
-        "Etcd: leader after 800 ms, write after 905 ms; 45 failed, 2 lost"
+        "Etcd: new leader after 800 ms, first write after 905 ms; 45 failed, 2 lost"
     )
     # its bars are its writes: failed between the kill and the first write, lost at 0.6 s
     series = drill_series(engine, bin_width=0.1, end=2.0)
@@ -193,7 +194,7 @@ def check_live_records(drill) -> None:
     fig = draw_drills(drills={"halab": balancer_drill(), drill.engine: record})
     got = marks(fig.axes[1])
     assert got["kill"] == pytest.approx(record.kill_t - record.start, abs=1e-3)
-    assert got["new leader"] == pytest.approx(record.leader_t - record.start, abs=1e-3)
+    assert got["new leader (primary)"] == pytest.approx(record.leader_t - record.start, abs=1e-3)
     assert got["first write after the kill"] == pytest.approx(
         record.first_ok_t - record.start, abs=1e-3
     )

@@ -24,7 +24,7 @@ DRILL_MARKS = {  # event kind -> (colour, line style, label) of its vertical lin
     "heal": ("#4c9a2a", "--", "release"),
     "removed": ("#e67e22", ":", "out of rotation"),
     "readmitted": ("#1e8449", ":", "back in rotation"),
-    "leader": ("#2471a3", "-.", "new leader"),
+    "leader": ("#2471a3", "-.", "new leader (primary)"),
     "first_ok": ("#7d3c98", ":", "first write after the kill"),
 }
 DRILL_COLORS = {
@@ -129,10 +129,20 @@ def drill_title(name: str, drill, *, slow: float = SLOW_SECONDS) -> str:
         )
     s = drill.summary()
     lost = "" if s["lost"] is None else f", {s['lost']} lost"
+    promoted = any(e.kind in ("promote", "failover") for e in drill.timeline)
     return (
-        f"{name}: leader after {_ms(s['leader_after_kill_s'])}, write after "
+        f"{name}: new {'primary' if promoted else 'leader'} after "
+        f"{_ms(s['leader_after_kill_s'])}, first write after "
         f"{_ms(s['first_ok_after_kill_s'])}; {s['failed']} failed{lost}"
     )
+
+
+def _span(drill) -> float:
+    """Seconds from the drill's first request to its last, or (an engine's) to its marks."""
+    last = float(drill.load.starts.max())
+    if is_engine(drill):
+        last = max([last] + [t for t in (drill.leader_t, drill.first_ok_t) if t is not None])
+    return last - drill.start
 
 
 def rows_figure(drills, *, hspace: float = 0.55):
@@ -166,8 +176,12 @@ def draw_drills(*, drills, bin_width: float = 0.1, slow: float = SLOW_SECONDS):
     if not bin_width > 0:
         raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
     fig, axes = rows_figure(drills, hspace=0.55)
-    spans = [float(d.load.starts.max() - d.start) for d in drills.values() if len(d.load)]
-    end = max(1, int((max(spans, default=1.0)) / bin_width)) * bin_width
+    spans = [_span(d) for d in drills.values() if len(d.load)]
+    bins = max(spans, default=1.0) / bin_width
+    if any(is_engine(d) for d in drills.values()):  # whole bins, an engine's marks inside
+        end = max(1, int(np.ceil(bins + 0.5))) * bin_width
+    else:  # whole bins of requests, as lesson 09 always drew them
+        end = max(1, int(bins)) * bin_width
     highest = 1.0
     shown: set[str] = set()
     for ax, (name, drill) in zip(axes[:, 0], drills.items()):
@@ -206,9 +220,13 @@ def draw_drills(*, drills, bin_width: float = 0.1, slow: float = SLOW_SECONDS):
             xlim=(0.0, end),
             legend=False,
         )
-        labels = {h.get_label() for h in ax.get_legend_handles_labels()[0]}
+        if is_engine(drill):
+            ax.title.set_fontsize(9)
+        labels = set(ax.get_legend_handles_labels()[1])
         if not labels <= shown:  # a legend where a row brings something new
-            ax.legend(fontsize=7, frameon=False, ncols=4, loc="upper left")
+            ax.legend(
+                fontsize=7, frameon=False, ncols=3 if is_engine(drill) else 4, loc="upper left"
+            )
             shown |= labels
     for ax in axes[:, 0]:
         ax.set_ylim(0, highest * 1.5)

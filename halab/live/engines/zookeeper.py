@@ -74,9 +74,8 @@ log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] -
 """
 NOTES = (
     "The kernel closes a killed JVM's sockets, so the real followers start looking at once; "
-    "the simulated crash is silent and waits syncLimit x tickTime first. In the model a "
-    "follower that decides before its leader loses its FollowerInfo and waits one more "
-    "timeout (about half the trials); ZooKeeper's follower retries the connection."
+    "the simulated crash is silent and waits syncLimit x tickTime first, so compare the real "
+    "failover with the model's election alone (election_s)."
 )
 # Leader.lead() logs this first thing, with end_fle - start_fle: the time from LOOKING until
 # FastLeaderElection decided, before the epoch round and the followers' sync (ZooKeeper 3.8,
