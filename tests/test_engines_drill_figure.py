@@ -270,3 +270,20 @@ def test_the_failover_figure_plots_the_trials_and_the_model():
     assert ax.get_xscale() == "log" and ax.get_title().startswith("ZooKeeper: tickTime 2000")
     with pytest.raises(ValueError, match="drills"):
         draw_leader_failover(drills={"Etcd": "not installed"})
+
+
+def test_a_title_says_only_what_the_drill_measured():
+    from halab.widgets.drills import drill_title
+
+    # a classic queue: confirmed before the kill, nothing published after it, all lost
+    writes = tuple((n, 10.0 + n * 0.1, 10.01 + n * 0.1, True) for n in range(5))
+    trial = FailoverTrial(0, 1, None, 10.6, math.nan, math.nan, writes=writes, lost=(0, 1, 2))
+    record = trial.record((Event(10.6, "kill", 1),), {})
+    assert drill_title("classic", record) == "classic: 0 failed, 3 lost"
+    # a promoted replica is a primary; a drill that did not read back says nothing of loss
+    timeline = (Event(10.6, "kill", 1), Event(10.9, "promote", 0))
+    after = writes + ((9, 11.0, 11.01, True),)
+    promoted = FailoverTrial(0, 1, 0, 10.6, 0.3, 0.41, writes=after).record(timeline, {})
+    assert drill_title("async", promoted) == (
+        "async: new primary after 300 ms, first write after 410 ms; 0 failed"
+    )

@@ -117,8 +117,9 @@ def _ms(seconds) -> str:
 
 def drill_title(name: str, drill, *, slow: float = SLOW_SECONDS) -> str:
     """A row's title: a balancer's failures and rotation delays; an engine's seconds from the
-    kill to a new leader and to the first write acknowledged, its failed writes and (when it
-    read them back) its acknowledged writes lost."""
+    kill to a new leader (when the drill timed one) and to the first write acknowledged (when
+    it wrote after the kill), its failed writes and (when it read them back) its acknowledged
+    writes lost."""
     if not is_engine(drill):
         from halab.live.production import drill_numbers
 
@@ -128,13 +129,15 @@ def drill_title(name: str, drill, *, slow: float = SLOW_SECONDS) -> str:
             f"{_ms(n['removed_s'])}, back after {_ms(n['readmitted_s'])}"
         )
     s = drill.summary()
-    lost = "" if s["lost"] is None else f", {s['lost']} lost"
     promoted = any(e.kind in ("promote", "failover") for e in drill.timeline)
-    return (
-        f"{name}: new {'primary' if promoted else 'leader'} after "
-        f"{_ms(s['leader_after_kill_s'])}, first write after "
-        f"{_ms(s['first_ok_after_kill_s'])}; {s['failed']} failed{lost}"
-    )
+    parts = []
+    if s["leader_after_kill_s"] is not None:  # (a drill that did not time it says nothing)
+        word = "primary" if promoted else "leader"
+        parts.append(f"new {word} after {_ms(s['leader_after_kill_s'])}")
+    if any(r.start >= drill.kill_t for r in drill.load.records):  # it wrote after the kill
+        parts.append(f"first write after {_ms(s['first_ok_after_kill_s'])}")
+    counts = f"{s['failed']} failed" + ("" if s["lost"] is None else f", {s['lost']} lost")
+    return f"{name}: " + ", ".join(parts) + ("; " if parts else "") + counts
 
 
 def _span(drill) -> float:

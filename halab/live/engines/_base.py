@@ -925,15 +925,22 @@ class Writer:
         t0: the engine's start (``time.monotonic()``); times are seconds since then.
         interval: seconds to pause after each write.
         first: the first id (so that the ids of several writers in turn never repeat).
+        retry_pause: seconds to pause after a failed write.
     """
 
     def __init__(
-        self, write: Callable[[int], object], t0: float, interval: float = 0.01, first: int = 0
+        self,
+        write: Callable[[int], object],
+        t0: float,
+        interval: float = 0.01,
+        first: int = 0,
+        retry_pause: float = 0.005,
     ):
         self.write = write
         self.t0 = t0
         self.interval = interval
         self.first = first
+        self.retry_pause = retry_pause
         self.records: list[tuple[int, float, float, bool]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="halab-writer", daemon=True)
@@ -953,7 +960,7 @@ class Writer:
                 ok = False
             self.records.append((n, sent, time.monotonic() - self.t0, ok))
             n += 1
-            self._stop.wait(self.interval if ok else 0.005)
+            self._stop.wait(self.interval if ok else self.retry_pause)
 
     def first_ok(self, after: float) -> float | None:
         """When the first write sent after ``after`` was acknowledged (seconds), or None."""
