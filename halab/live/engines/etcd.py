@@ -41,6 +41,7 @@ import base64
 import contextlib
 import math
 import secrets
+import time
 
 import numpy as np
 
@@ -250,7 +251,7 @@ class Etcd(Engine):
     ) -> FailoverDrill:
         """Kill the leader ``trials`` times under a writer; halab's Raft on the same timing.
 
-        The writer puts a key of its own for each write (``halab-drill/<id>``) through one
+        The writer puts a key of its own for each write (``halab-drill/<drill>/<id>``) through one
         member at a time, moving on to the next member after a failure or a request timeout
         of :data:`REQUEST_TIMEOUT` seconds; after each trial the drill reads the keys back from
         the leader (a linearizable range), so an acknowledged write that it lacks is counted
@@ -272,7 +273,7 @@ class Etcd(Engine):
         urls = [self.url(i) + "/v3/kv/put" for i in range(self.nodes)]
         session = _session()
         state = {"at": 0}
-        prefix = "halab-drill/"
+        prefix = f"halab-drill/{time.monotonic_ns()}/"  # this drill's own: ids restart at 0
 
         def write(n: int) -> None:
             at = state["at"]

@@ -646,7 +646,7 @@ class RedisSentinel(Engine):
         primary as a replica; wait until settled.
 
         The writer (:class:`~halab.live.engines._base.Writer`) sets one key per write
-        (``halab:w<id>``) every :data:`WRITE_EVERY` seconds, ``before`` seconds before the kill
+        (``halab:<kill>:w<id>``) every :data:`WRITE_EVERY` seconds, ``before`` seconds before the kill
         and ``after`` seconds after its first success; the trial's ``lost`` are the
         acknowledged keys the new primary lacks (asynchronous replication on loopback: few or
         none, see :meth:`async_loss` for a host crash).
@@ -658,12 +658,12 @@ class RedisSentinel(Engine):
         if old is None:
             raise RuntimeError("no Sentinel names a primary")
         client = self.master_client()
-        first_id = 1_000_000 * trial
+        tag = time.monotonic_ns()  # this kill's own keys: a key left by another never counts
 
         def write(n: int) -> None:
-            client.set(f"halab:w{n}", n)
+            client.set(f"halab:{tag}:w{n}", n)
 
-        writer = Writer(write, self.t0, WRITE_EVERY, first=first_id, retry_pause=WRITE_EVERY)
+        writer = Writer(write, self.t0, WRITE_EVERY, retry_pause=WRITE_EVERY)
         try:
             writer.start()
             if wait_for(lambda: writer.first_ok(0.0), timeout) is None:
@@ -682,7 +682,7 @@ class RedisSentinel(Engine):
         acked = writer.acked()
         lost = None
         with contextlib.suppress(Exception):
-            keys = [f"halab:w{n}" for n in acked]
+            keys = [f"halab:{tag}:w{n}" for n in acked]
             values = client.mget(keys) if keys else []
             lost = tuple(n for n, v in zip(acked, values) if v is None)
         with contextlib.suppress(Exception):

@@ -46,6 +46,7 @@ import math
 import os
 import re
 import socket
+import time
 
 import numpy as np
 
@@ -252,8 +253,8 @@ class ZooKeeper(Engine):
     ) -> FailoverDrill:
         """Kill the leader ``trials`` times under a kazoo client writing; the simulation beside.
 
-        Each write creates its own znode (``/halab-drill/w<id>``); after each trial the
-        drill lists them, so an acknowledged write that the new leader lacks is counted lost.
+        Each write creates its own znode (``/halab-drill/<drill>/w<id>``); after each trial
+        the drill lists them, so an acknowledged write that the new leader lacks is counted lost.
 
         Args:
             trials: leader kills, 1 to 1000.
@@ -270,7 +271,7 @@ class ZooKeeper(Engine):
         if self.nodes < 3:
             raise ValueError(f"nodes must be >= 3 to survive a leader's kill, got {self.nodes}")
         client = self.client()
-        path = "/halab-drill"
+        path = f"/halab-drill/{time.monotonic_ns()}"  # this drill's own: ids restart at 0
         try:
             client.ensure_path(path)
 
