@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pytest
+from test_engines_drill_figure import check_live_records
 
 from halab.live.engines import EngineMissing, Etcd, Footprint, kill_parent, leader_drills
 from halab.live.engines.etcd import b64, simulated_failover
@@ -113,6 +114,7 @@ def test_killing_the_leader_elects_another_and_writes_resume(cluster):
     etcd, _ = cluster
     drill = etcd.drill(trials=5, sim_trials=100)
     print("\n" + drill.table())
+    check_live_records(drill)
     for trial in drill.trials:
         assert trial.new_leader is not None and trial.new_leader != trial.killed
         assert 0 < trial.leader_s < 30 and 0 < trial.write_s < 30

@@ -10,11 +10,16 @@ from __future__ import annotations
 import math
 import os
 
+import matplotlib
 import pytest
 
-from halab import replication
-from halab.live.engines import EngineMissing, Footprint, MariaDB, kill_parent
-from halab.live.engines.mariadb import _seq, lesson_drill
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from halab import replication  # noqa: E402
+from halab.live.engines import EngineMissing, Footprint, MariaDB, kill_parent  # noqa: E402
+from halab.live.engines.mariadb import _seq, lesson_drill  # noqa: E402
+from halab.widgets import draw_drills  # noqa: E402
 
 KILLS = 5  # the bar: semi-sync AFTER_SYNC loses nothing over 5 kills
 # One-way delay on the replication links. 50 ms rather than the engine's 20 ms: a loaded
@@ -238,6 +243,19 @@ def test_lesson_drill_one_kill_per_mode_and_the_fallback(db):
     assert run.trials[2].lost == 0 and run.trials[1].lost == 0
     assert run.fallback.status_after is False
     assert "model" in str(run) and "fallback" in str(run)
+    # each kill is the record every drill returns: its lost writes, promotion and first write
+    assert list(run.drills) == [t.label for t in run.trials]
+    for t, drill in zip(run.trials, run.drills.values()):
+        assert len(drill.lost) == t.lost and drill.name == f"n{t.killed}"
+        assert drill.kill_t == t.kill_t and drill.failed == sum(not w[3] for w in t.writes) > 0
+        assert 0 < drill.leader_t - drill.kill_t <= t.failover_s
+        assert drill.first_ok_t - drill.kill_t == pytest.approx(t.write_s)
+        assert drill.load.count_by_backend()[f"n{t.killed}"] == t.acked
+        assert drill.load.count_by_backend()[f"n{t.promoted}"] == 1  # the first write on it
+    fig = draw_drills(drills=run.drills)
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == list(run.drills)
+    assert fig.axes[0].get_title().endswith(f", {run.trials[0].lost} lost")
+    plt.close(fig)
 
 
 @pytest.mark.live

@@ -104,3 +104,8 @@ def test_no_confirmed_message_is_lost_over_five_leader_kills(cluster):
         assert t.new_leader is not None and t.new_leader != t.killed
         assert math.isfinite(t.first_confirm_s)
         assert t.classic_confirmed > 0 and t.classic_lost == t.classic_confirmed
+    # each kill is the record every drill returns, the classic queue's beside it
+    for t, quorum, classic in zip(drill.trials, drill.drills, drill.classic_drills):
+        assert quorum.lost == () and quorum.load.ok == t.confirmed
+        assert quorum.first_ok_t - quorum.kill_t == pytest.approx(t.first_confirm_s, abs=0.05)
+        assert len(classic.lost) == t.classic_lost and classic.load.ok == t.classic_confirmed

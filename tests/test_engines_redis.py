@@ -11,15 +11,20 @@ from __future__ import annotations
 import math
 import os
 
+import matplotlib
 import pytest
 
-from halab.live.engines import EngineMissing, Footprint, RedisSentinel, kill_parent
-from halab.live.engines.redis import (
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from halab.live.engines import EngineMissing, Footprint, RedisSentinel, kill_parent  # noqa: E402
+from halab.live.engines.redis import (  # noqa: E402
     SentinelEvent,
     failovers,
     model_detection,
     sweep_table,
 )
+from halab.widgets import draw_drills  # noqa: E402
 
 
 def need_redis() -> None:
@@ -172,6 +177,15 @@ def test_a_short_timeout_fails_over_a_stalled_primary(redis_set):
     assert long.spurious_sdown == 0 and long.spurious_failovers == 0  # 1 s < 2 s
     assert long.model_mistakes == 0.0
     assert short.failover_median_s < long.failover_median_s
+    # each kill is the record every drill returns, drawn by the figure every drill shares
+    fig = draw_drills(drills={f"{r.down_after_ms} ms": r.drills[0] for r in rows})
+    for ax, r in zip(fig.axes, rows):
+        drill = r.drills[0]
+        assert drill.leader_t - drill.kill_t == pytest.approx(r.failover_s[0], abs=0.1)
+        assert drill.first_ok_t - drill.kill_t == pytest.approx(r.write_s[0])
+        assert drill.summary()["lost"] is not None and drill.failed > 0
+        assert ax.get_title().startswith(f"{r.down_after_ms} ms: new primary after")
+    plt.close(fig)
     rs.set_down_after(1000)
 
 

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pytest
+from test_engines_drill_figure import check_live_records
 
 from halab.live.engines import EngineMissing, Footprint, ZooKeeper, kill_parent
 from halab.live.engines.zookeeper import mode, simulated_failover
@@ -121,6 +122,7 @@ def test_killing_the_leader_elects_another_and_writes_resume(ensemble):
     zk, _ = ensemble
     drill = zk.drill(trials=5, sim_trials=100)
     print("\n" + drill.table())
+    check_live_records(drill)
     for trial in drill.trials:
         assert trial.new_leader is not None and trial.new_leader != trial.killed
         assert math.isfinite(trial.leader_s) and math.isfinite(trial.write_s)

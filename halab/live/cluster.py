@@ -66,6 +66,7 @@ CONTROL_TIMEOUT = 2.0  # seconds for a fault-switch request
 SECRET_HEADER = "X-Halab-Secret"  # carries the cluster's secret to the switches and admin paths
 SECRET_ENV = "HALAB_SECRET"  # the environment variable that hands it to each child process
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
+LEADER_KINDS = ("leader", "promote", "failover")  # events that say another node now leads
 
 
 class _Timeline:
@@ -161,13 +162,24 @@ class _Resources:
 class Drill:
     """A kill-and-revive drill under steady load: the records, the timeline and its marks.
 
+    The one record every live drill returns: a balancer's (this module, lessons 06 and 09:
+    HAProxy, nginx, halab's own) and a real engine's (:mod:`halab.live.engines`: one per
+    leader kill, its writes as the requests), so one figure draws them all
+    (:func:`halab.widgets.draw_drills`).
+
     Attributes:
-        load: every client request (:class:`~halab.live.loadgen.LoadResult`).
+        load: every client request (:class:`~halab.live.loadgen.LoadResult`); for an engine,
+            every write, its ``backend`` the node that led when it was acknowledged.
         timeline: the cluster's events during the drill, times in seconds since its start.
-        victim: the index of the backend that was killed and revived.
+        victim: the index of the backend (or node) that was killed and revived.
         kill_t: when the SIGKILL was sent, seconds.
-        revive_t: when the new process was listening again, seconds.
-        settings: the balancer's settings.
+        revive_t: when the new process was listening again, seconds (``inf``: not revived
+            during the drill).
+        settings: the balancer's settings (an engine's: its settings by its own names).
+        lost: send times (seconds) of the acknowledged writes found missing after the
+            failover; empty when nothing was lost (a balancer's requests store nothing);
+            ``None`` when the drill did not read its writes back.
+        prefix: the victims' name prefix: ``"b"`` for a backend, ``"n"`` for a node.
     """
 
     load: LoadResult
@@ -175,12 +187,14 @@ class Drill:
     victim: int
     kill_t: float
     revive_t: float
-    settings: Settings
+    settings: Settings | dict
+    lost: tuple[float, ...] | None = ()
+    prefix: str = "b"
 
     @property
     def name(self) -> str:
-        """The victim's name, ``b<victim>``."""
-        return f"b{self.victim}"
+        """The victim's name, ``b<victim>`` (a node's: ``n<victim>``)."""
+        return f"{self.prefix}{self.victim}"
 
     @property
     def start(self) -> float:
@@ -221,6 +235,23 @@ class Drill:
         later = [x for x in t if x >= self.revive_t]
         return min(later) if later else None
 
+    @property
+    def leader_t(self) -> float | None:
+        """When another node was first seen leading after the kill (an engine's ``leader``,
+        ``promote`` or ``failover`` event; None: never, or a balancer's drill)."""
+        times = [
+            e.t
+            for e in self.timeline
+            if e.kind in LEADER_KINDS and e.t >= self.kill_t and e.backend != self.victim
+        ]
+        return min(times) if times else None
+
+    @property
+    def first_ok_t(self) -> float | None:
+        """When the first request (or write) sent at or after the kill was answered."""
+        done = [r.start + r.latency for r in self.load.records if r.ok and r.start >= self.kill_t]
+        return min(done) if done else None
+
     def summary(self) -> dict:
         """The drill's numbers: requests, failures, and the delays the bars are about."""
 
@@ -234,6 +265,9 @@ class Drill:
             "last_tried_after_kill_s": delay(self.last_tried_after_kill, self.kill_t),
             "readmitted_after_revive_s": delay(self.readmitted_t, self.revive_t),
             "first_served_after_revive_s": delay(self.first_served_after_revive, self.revive_t),
+            "leader_after_kill_s": delay(self.leader_t, self.kill_t),
+            "first_ok_after_kill_s": delay(self.first_ok_t, self.kill_t),
+            "lost": None if self.lost is None else len(self.lost),
         }
 
 

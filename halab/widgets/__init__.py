@@ -21,6 +21,13 @@ only place that imports ipywidgets; it and :mod:`halab.plots` are the only ones 
 from __future__ import annotations
 
 from halab.widgets.core import RENDER_DPI, Panel, choice, int_slider, slider
+from halab.widgets.drills import (
+    DRILL_COLORS,
+    DRILL_MARKS,
+    draw_drills,
+    draw_leader_failover,
+    drill_series,
+)
 from halab.widgets.lesson01 import (
     HOURS_PER_YEAR,
     budget_panel,
@@ -130,6 +137,11 @@ from halab.widgets.lesson09 import (
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
 
 __all__ = [
+    "DRILL_COLORS",
+    "DRILL_MARKS",
+    "draw_drills",
+    "draw_leader_failover",
+    "drill_series",
     "draw_stale",
     "Panel",
     "RENDER_DPI",

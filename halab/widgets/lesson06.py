@@ -14,6 +14,7 @@ from IPython.display import Image, display
 from halab import plots
 from halab.live import health as live_health
 from halab.widgets.core import RENDER_DPI, Panel, int_slider, slider
+from halab.widgets.drills import rows_figure
 
 LIVE_MARKS = {  # event kind -> (colour, line style, label) of its vertical line
     "kill": ("#c0392b", "--", "kill"),
@@ -170,17 +171,7 @@ def draw_compare(*, drills, bin_width: float = 0.1):
         drills: a dict from label to :class:`halab.live.Drill` (from ``LiveCluster.compare``).
         bin_width: seconds per bar.
     """
-    if not drills:
-        raise ValueError("drills must hold at least one drill")
-    rows = len(drills)
-    fig, axes = plots.figure(
-        rows,
-        1,
-        sharex=True,
-        height=plots.FIGSIZE[1] * (0.3 + 0.7 * rows),
-        squeeze=False,
-        margins={"hspace": 0.5},
-    )
+    fig, axes = rows_figure(drills, hspace=0.5)
     origin = min(d.start for d in drills.values())
     last = max(float(d.load.starts.max()) for d in drills.values())
     end = origin + max(1, int((last - origin) / bin_width)) * bin_width

@@ -6,38 +6,19 @@ import numpy as np
 
 from halab import plots
 from halab.widgets.core import Panel, choice, int_slider, slider
-from halab.widgets.lesson06 import _ms
+from halab.widgets.drills import DRILL_COLORS, DRILL_MARKS, SLOW_SECONDS, draw_drills
 
 PRODUCTION_MARKS = {  # event kind -> (colour, line style, label) of its vertical line
-    "kill": ("#c0392b", "--", "kill"),
-    "hang": ("#c0392b", "--", "hang"),
-    "revive": ("#4c9a2a", "--", "revive"),
-    "heal": ("#4c9a2a", "--", "release"),
-    "removed": ("#e67e22", ":", "out of rotation"),
-    "readmitted": ("#1e8449", ":", "back in rotation"),
+    k: DRILL_MARKS[k] for k in ("kill", "hang", "revive", "heal", "removed", "readmitted")
 }
-BALANCER_COLORS = {"halab": "C0", "haproxy": "C1", "nginx": "C2"}
-SLOW_SECONDS = 0.5  # a request slower than this counts as slow in the lesson's figures
-
-
-def _production_marks(ax, drill, origin: float, end: float) -> None:
-    """Vertical lines at the fault, its end, and the first removal and readmission after it."""
-    firsts = {}
-    for e in drill.timeline:
-        if e.backend == drill.victim and e.kind in PRODUCTION_MARKS and e.kind not in firsts:
-            if e.kind in ("removed", "readmitted") and e.t < drill.kill_t:
-                continue
-            firsts[e.kind] = e.t
-    for kind, t in firsts.items():
-        if 0 <= t - origin <= end:
-            color, style, label = PRODUCTION_MARKS[kind]
-            ax.axvline(t - origin, color=color, linestyle=style, linewidth=1.4, label=label)
+BALANCER_COLORS = {k: DRILL_COLORS[k] for k in ("halab", "haproxy", "nginx")}
 
 
 def draw_production(*, drills, bin_width: float = 0.1, slow: float = SLOW_SECONDS):
     """The same drill through each balancer: one row each, on the same time axis.
 
-    Each row: requests per second answered by the victim and by the others (steps), failed
+    :func:`halab.widgets.drills.draw_drills`, the figure every live drill shares: each row
+    shows requests per second answered by the victim and by the others (steps), failed
     requests (red bars) and slow answers (orange bars, slower than ``slow`` seconds), with the
     fault, its end, and the balancer's removal and readmission of the victim marked.
 
@@ -46,72 +27,7 @@ def draw_production(*, drills, bin_width: float = 0.1, slow: float = SLOW_SECOND
         bin_width: seconds per bar.
         slow: seconds above which an answer counts as slow.
     """
-    from halab.live.production import drill_numbers
-
-    if not drills:
-        raise ValueError("drills must hold at least one drill")
-    if not bin_width > 0:
-        raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
-    rows = len(drills)
-    fig, axes = plots.figure(
-        rows,
-        1,
-        sharex=True,
-        height=plots.FIGSIZE[1] * (0.3 + 0.7 * rows),
-        squeeze=False,
-        margins={"hspace": 0.55},
-    )
-    spans = [float(d.load.starts.max() - d.start) for d in drills.values() if len(d.load)]
-    end = max(1, int((max(spans, default=1.0)) / bin_width)) * bin_width
-    edges = np.arange(int(round(end / bin_width)) + 1) * bin_width
-    highest = 1.0
-    for ax, (name, drill) in zip(axes[:, 0], drills.items()):
-        t = drill.load.starts - drill.start
-        ok = np.array([r.ok for r in drill.load.records], dtype=bool)
-        lat = drill.load.latencies
-        mine = np.array([r.backend == drill.name for r in drill.load.records], dtype=bool)
-        victim = np.histogram(t[ok & mine], bins=edges)[0] / bin_width
-        others = np.histogram(t[ok & ~mine], bins=edges)[0] / bin_width
-        failed = np.histogram(t[~ok], bins=edges)[0] / bin_width
-        slowed = np.histogram(t[ok & (lat > slow)], bins=edges)[0] / bin_width
-        x = edges[:-1]
-        ax.step(x, others, where="post", color="gray", label="the others answered")
-        ax.step(
-            x,
-            victim,
-            where="post",
-            color=BALANCER_COLORS.get(name, "C0"),
-            lw=1.8,
-            label=f"{drill.name} answered",
-        )
-        ax.bar(
-            x,
-            slowed,
-            width=bin_width,
-            align="edge",
-            color="#e67e22",
-            alpha=0.7,
-            label=f"slower than {slow:g} s",
-        )
-        ax.bar(x, failed, width=bin_width, align="edge", color=plots.DOWN_COLOR, label="failed")
-        _production_marks(ax, drill, drill.start, end)
-        n = drill_numbers(drill, slow=slow)
-        highest = max(highest, float(others.max(initial=0)), float(failed.max(initial=0)))
-        plots.decorate(
-            ax,
-            title=(
-                f"{name}: {n['failed']} failed, {n['slow']} slow; out after "
-                f"{_ms(n['removed_s'])}, back after {_ms(n['readmitted_s'])}"
-            ),
-            ylabel="req / s",
-            xlim=(0.0, end),
-            legend=False,
-        )
-    for ax in axes[:, 0]:
-        ax.set_ylim(0, highest * 1.5)
-    axes[0, 0].legend(fontsize=7, frameon=False, ncols=4, loc="upper left")
-    axes[-1, 0].set_xlabel("seconds since the drill began")
-    return fig
+    return draw_drills(drills=drills, bin_width=bin_width, slow=slow)
 
 
 def draw_drill_numbers(*, drills, bounds=None, slow: float = SLOW_SECONDS):

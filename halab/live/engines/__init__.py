@@ -88,13 +88,14 @@ def available() -> Availability:
 
 
 def leader_drills(
-    trials: int = 5, *, engines=("ZooKeeper", "Etcd"), sim_trials: int = 200, seed: int = 0
+    trials: int = 10, *, engines=("ZooKeeper", "Etcd"), sim_trials: int = 200, seed: int = 0
 ) -> dict:
     """Start each engine with its default settings, kill its leader ``trials`` times, stop it.
 
     Lesson 05's live cell. Returns engine name -> its
     :class:`~halab.live.engines._base.FailoverDrill` (``.table()`` prints it beside the
-    simulation), or the install hint (a ``str``) when the engine is missing here.
+    simulation, ``.explain()`` where they part, ``.drills`` each kill as the record every
+    live drill returns), or the install hint (a ``str``) when the engine is missing here.
     """
     out: dict = {}
     for name in engines:

@@ -46,8 +46,8 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -642,6 +642,12 @@ class Engine:
 # -- a leader's kill, measured: the records a drill returns -------------------------------------
 
 
+DETAIL_LABELS = {  # a trial's detail -> (what :meth:`FailoverDrill.explain` calls it, unit)
+    "fle_s": ("ZooKeeper's log, LEADER ELECTION TOOK (FastLeaderElection alone)", "s"),
+    "fsync_s": ("the new leader's mean WAL fsync (each vote and entry waits for one)", "ms"),
+}
+
+
 @dataclass(frozen=True)
 class FailoverTrial:
     """One SIGKILL of the leader, and how long the engine took to recover.
@@ -657,6 +663,15 @@ class FailoverTrial:
         write_s: seconds from the kill until the first write sent after it succeeded
             (``nan``: none did).
         failed_writes: client writes that failed between the kill and that first success.
+        writes: every write of the trial, ``(id, sent, done, ok)``: its number, when it was
+            sent and when it returned (seconds since the engine started), and whether it was
+            acknowledged.
+        lost: the ids of acknowledged writes that the engine no longer had after the
+            failover (read back from it); ``None`` when the drill did not read them back.
+        revive_t: when the killed node served again, seconds (``nan``: not revived).
+        detail: what the engine itself measured of this failover, name -> seconds (e.g.
+            ZooKeeper's own "LEADER ELECTION TOOK", ``fle_s``; etcd's mean WAL fsync,
+            ``fsync_s``); empty when it measured nothing.
     """
 
     trial: int
@@ -666,6 +681,46 @@ class FailoverTrial:
     leader_s: float
     write_s: float
     failed_writes: int = 0
+    writes: tuple[tuple[int, float, float, bool], ...] = ()
+    lost: tuple[int, ...] | None = None
+    revive_t: float = math.nan
+    detail: dict = field(default_factory=dict)
+
+    def record(self, timeline: Sequence[Event] = (), settings: dict | None = None):
+        """This trial as the record every live drill returns (:class:`halab.live.Drill`).
+
+        Its requests are the trial's writes, each under the name of the node that led when it
+        returned (``n<killed>`` before the kill, ``n<new_leader>`` after; a failed write has
+        none); its timeline the events of ``timeline`` from the first write to the revival;
+        its ``lost`` the send times of the acknowledged writes found missing (``None`` if
+        the trial did not read them back).
+        """
+        from halab.live.cluster import Drill
+        from halab.live.loadgen import LoadResult, Record
+
+        records = []
+        for _, sent, done, ok in self.writes:
+            node = self.killed if done < self.kill_t else self.new_leader
+            name = f"n{node}" if ok and node is not None else None
+            error = None if ok else "write failed"
+            records.append(Record(sent, done - sent, 200 if ok else 0, name, error=error))
+        sent_of = {n: sent for n, sent, _, _ in self.writes}
+        lost = None
+        if self.lost is not None:
+            lost = tuple(sorted(sent_of[n] for n in self.lost if n in sent_of))
+        begin = min((w[1] for w in self.writes), default=self.kill_t)
+        revive_t = self.revive_t if math.isfinite(self.revive_t) else math.inf
+        events = [e for e in timeline if begin - 1e-9 <= e.t <= revive_t + 1e-9]
+        return Drill(
+            LoadResult(records, 0.0),
+            events,
+            self.killed,
+            self.kill_t,
+            revive_t,
+            dict(settings or {}),
+            lost=lost,
+            prefix="n",
+        )
 
 
 @dataclass(frozen=True)
@@ -690,6 +745,129 @@ class FailoverDrill:
     start_s: float
     simulated: dict
     notes: str = ""
+
+    @property
+    def drills(self) -> tuple:
+        """Each trial as the record every live drill returns (:meth:`FailoverTrial.record`)."""
+        return tuple(t.record(self.timeline, self.settings) for t in self.trials)
+
+    def typical(self):
+        """The record (:meth:`FailoverTrial.record`) of the trial whose ``leader_s`` is
+        nearest the median (the earlier one on a tie): a kill to draw as the drill's face."""
+        import numpy as np
+
+        leader_s = self.measured("leader_s")
+        finite = leader_s[np.isfinite(leader_s)]
+        if not finite.size:
+            return self.drills[0]
+        k = int(
+            np.argmin(np.where(np.isfinite(leader_s), abs(leader_s - np.median(finite)), np.inf))
+        )
+        return self.trials[k].record(self.timeline, self.settings)
+
+    @property
+    def lost(self) -> int | None:
+        """Acknowledged writes found missing over all trials (``None``: not read back)."""
+        if any(t.lost is None for t in self.trials):
+            return None
+        return sum(len(t.lost) for t in self.trials)
+
+    def differences(self) -> dict:
+        """Where the real failover and the model part, in seconds (medians over the trials).
+
+        Returns:
+            ``real_leader_s`` and ``real_write_s``: kill to new leader, to first write;
+            ``sim_leader_s``: the model's kill to new leader (a silent crash), and
+            ``sim_<name>`` for each other figure of ``simulated``;
+            ``model_s``: the model's part that the real engine went through: its election
+            alone (``simulated["election_s"]``) when the model has it -- a killed process's
+            connections are reset by the kernel, so real followers need not wait out a
+            timeout first -- else ``sim_leader_s``;
+            ``beyond_model_s``: ``real_leader_s - model_s``, what the real engine spent that
+            the model does not have (a JVM's work, fsync, scheduling on a busy machine);
+            ``client_s``: the median over the trials of ``write_s - leader_s``, the client's
+            own part (noticing, reconnecting, retrying) after the new leader was seen
+            (negative: the write was acknowledged before the poll saw the leader);
+            the median of each name of the trials' ``detail``; ``first_leader_s`` (the first
+            kill's ``leader_s``: the first failover of a freshly started engine) and
+            ``later_leader_s`` (the median of the others), and ``first_<name>`` and
+            ``later_<name>`` for each name of ``detail``; and with ZooKeeper's
+            ``fle_s``, ``after_fle_s``: the median of ``leader_s - fle_s``, the time outside
+            FastLeaderElection (noticing the crash, the epoch round, the followers' sync, the
+            poll that saw the leader).
+        """
+        import numpy as np
+
+        def median(values) -> float:
+            values = np.asarray(values, dtype=float)
+            values = values[np.isfinite(values)]
+            return float(np.median(values)) if values.size else math.nan
+
+        out = {
+            "real_leader_s": median(self.measured("leader_s")),
+            "real_write_s": median(self.measured("write_s")),
+            "sim_leader_s": median(self.simulated.get("leader_s", [])),
+        }
+        out.update({f"sim_{k}": median(v) for k, v in self.simulated.items()})
+        out["model_s"] = median(
+            self.simulated.get("election_s", self.simulated.get("leader_s", []))
+        )
+        out["beyond_model_s"] = out["real_leader_s"] - out["model_s"]
+        out["client_s"] = median(self.measured("write_s") - self.measured("leader_s"))
+        names = sorted({name for t in self.trials for name in t.detail})
+        for name in names:
+            out[name] = median([t.detail.get(name, math.nan) for t in self.trials])
+        leader_s = self.measured("leader_s")
+        out["first_leader_s"] = float(leader_s[0]) if leader_s.size else math.nan
+        out["later_leader_s"] = median(leader_s[1:])
+        for name in names:
+            out[f"first_{name}"] = self.trials[0].detail.get(name, math.nan)
+            out[f"later_{name}"] = median([t.detail.get(name, math.nan) for t in self.trials[1:]])
+        if "fle_s" in names:  # ZooKeeper: what followed its FastLeaderElection
+            out["after_fle_s"] = median(
+                [t.leader_s - t.detail.get("fle_s", math.nan) for t in self.trials]
+            )
+        return out
+
+    def explain(self) -> str:
+        """:meth:`differences` in sentences: the real failover, the model's, and the parts."""
+        d = self.differences()
+        n = len(self.trials)
+        lines = [
+            f"{self.engine}: new leader {d['real_leader_s']:.2f} s after the SIGKILL (median "
+            f"of {n}); the model, a silent crash: {d['sim_leader_s']:.2f} s"
+        ]
+        if "election_s" in self.simulated:
+            lines.append(
+                f"  the model's election alone: {d['model_s']:.2f} s; the real failover took "
+                f"{d['beyond_model_s']:+.2f} s beyond it"
+            )
+        else:
+            lines.append(f"  real minus model: {d['beyond_model_s']:+.2f} s")
+        for name, (label, unit) in DETAIL_LABELS.items():
+            if name in d:
+                scale = 1000.0 if unit == "ms" else 1.0
+                lines.append(f"  {label}: {d[name] * scale:.{1 if unit == 'ms' else 2}f} {unit}")
+        if n > 1:
+            first = f"the first kill (a fresh engine): {d['first_leader_s']:.2f} s to a new "
+            first += f"leader, the later ones {d['later_leader_s']:.2f} s (median)"
+            if "fle_s" in d:
+                first += (
+                    f"; of it FastLeaderElection {d['first_fle_s']:.2f} s, later "
+                    f"{d['later_fle_s']:.2f} s"
+                )
+            lines.append(f"  {first}")
+        if "sim_decided_s" in d:
+            lines.append(f"  the model's FastLeaderElection alone: {d['sim_decided_s']:.2f} s")
+        if "after_fle_s" in d:
+            lines.append(
+                "  outside FastLeaderElection (the crash noticed, the epoch round, the "
+                f"followers' sync, our poll): {d['after_fle_s']:.2f} s"
+            )
+        lines.append(
+            f"  the client's own part (first write minus new leader): {d['client_s']:+.2f} s"
+        )
+        return "\n".join(lines)
 
     def measured(self, name: str):
         """The trials' ``name`` (``"leader_s"`` or ``"write_s"``) as a NumPy array."""
@@ -729,27 +907,41 @@ class FailoverDrill:
         for name in ("leader_s", "write_s"):
             each = " ".join(f"{x:.2f}" for x in self.measured(name))
             lines.append(f"each real {name}: {each}")
+        if self.lost is not None:
+            acked = sum(ok for t in self.trials for *_, ok in t.writes)
+            lines.append(f"acknowledged writes read back: {acked}, lost: {self.lost}")
         return "\n".join(lines)
 
 
 class Writer:
-    """Writes in a loop on a thread of its own and records each write's ``(sent, done, ok)``.
+    """Writes in a loop on a thread of its own and records each ``(id, sent, done, ok)``.
 
     The thread holds the ``write`` callable and the engine's start time, never the engine, so
     an engine dropped mid-drill can still be garbage-collected.
 
     Args:
-        write: called with a growing integer; returns when the write is acknowledged, raises
-            when it failed.
+        write: called with a growing integer, the write's id; returns when the write is
+            acknowledged, raises when it failed.
         t0: the engine's start (``time.monotonic()``); times are seconds since then.
         interval: seconds to pause after each write.
+        first: the first id (so that the ids of several writers in turn never repeat).
+        retry_pause: seconds to pause after a failed write.
     """
 
-    def __init__(self, write: Callable[[int], object], t0: float, interval: float = 0.01):
+    def __init__(
+        self,
+        write: Callable[[int], object],
+        t0: float,
+        interval: float = 0.01,
+        first: int = 0,
+        retry_pause: float = 0.005,
+    ):
         self.write = write
         self.t0 = t0
         self.interval = interval
-        self.records: list[tuple[float, float, bool]] = []
+        self.first = first
+        self.retry_pause = retry_pause
+        self.records: list[tuple[int, float, float, bool]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="halab-writer", daemon=True)
 
@@ -758,7 +950,7 @@ class Writer:
         return self
 
     def _run(self) -> None:
-        n = 0
+        n = self.first
         while not self._stop.is_set():
             sent = time.monotonic() - self.t0
             try:
@@ -766,18 +958,22 @@ class Writer:
                 ok = True
             except Exception:
                 ok = False
-            self.records.append((sent, time.monotonic() - self.t0, ok))
+            self.records.append((n, sent, time.monotonic() - self.t0, ok))
             n += 1
-            self._stop.wait(self.interval if ok else 0.005)
+            self._stop.wait(self.interval if ok else self.retry_pause)
 
     def first_ok(self, after: float) -> float | None:
         """When the first write sent after ``after`` was acknowledged (seconds), or None."""
-        done = [d for s, d, ok in list(self.records) if ok and s >= after]
+        done = [d for _, s, d, ok in list(self.records) if ok and s >= after]
         return min(done) if done else None
 
     def failed(self, after: float, until: float) -> int:
         """Writes that failed, sent in ``[after, until]``."""
-        return sum(1 for s, _, ok in list(self.records) if not ok and after <= s <= until)
+        return sum(1 for _, s, _, ok in list(self.records) if not ok and after <= s <= until)
+
+    def acked(self) -> list[int]:
+        """The ids of the acknowledged writes."""
+        return [n for n, _, _, ok in list(self.records) if ok]
 
     def stop(self) -> None:
         self._stop.set()
@@ -792,36 +988,64 @@ def leader_kills(
     timeout: float = 60.0,
     interval: float = 0.01,
     ready: Callable[[], object] | None = None,
+    before: float = 0.3,
+    after: float = 0.3,
+    present: Callable[[list[int]], Iterable[int]] | None = None,
+    detail: Callable[[int], dict] | None = None,
 ) -> list[FailoverTrial]:
     """SIGKILL the leader ``trials`` times under a writer; time the new leader and first write.
 
-    Each trial: wait for a leader and for a write to succeed; SIGKILL the leader; poll
-    :meth:`Engine.leader` until another node leads (``leader`` event); wait until a write sent
-    after the kill is acknowledged (``write`` event); stop the writer, revive the old leader and
-    wait until the engine is whole again (``ready``, default the engine's own readiness).
+    Each trial: wait for a leader and for a write to succeed; write ``before`` seconds more;
+    SIGKILL the leader; poll :meth:`Engine.leader` until another node leads (``leader``
+    event); wait until a write sent after the kill is acknowledged (``write`` event); write
+    ``after`` seconds more and stop the writer; ask ``present`` which acknowledged writes the
+    engine still has (their ids given, the ids found returned; the rest are the trial's
+    ``lost``); ask ``detail`` (given the new leader's index) what the engine measured of
+    the failover itself (the trial's ``detail``); revive the old leader and wait until the
+    engine is whole again (``ready``, default the engine's own readiness). The ids of the
+    writes never repeat over the trials.
     """
     check_number("trials", trials, 1, 1000, integer=True)
     check_number("timeout", timeout, 1e-3, 3600.0)
+    check_number("before", before, 0.0, 60.0)
+    check_number("after", after, 0.0, 60.0)
     ready = ready or engine._ready
     out = []
+    first_id = 0
     for k in range(trials):
         old = engine.wait_leader(timeout)
         if old is None:
             raise RuntimeError(f"no leader within {timeout} s before trial {k}")
-        writer = Writer(write, engine.t0, interval).start()
+        writer = Writer(write, engine.t0, interval, first=first_id).start()
         try:
             if wait_for(functools.partial(writer.first_ok, 0.0), timeout) is None:
                 raise RuntimeError(f"no write succeeded within {timeout} s before trial {k}")
+            time.sleep(before)
             kill_t = engine.kill(old)
             new = engine.wait_leader(timeout, exclude=old)
             leader_t = engine.now()
             if new is not None:
                 engine.emit("leader", new, f"leads after node {old} was killed", leader_t)
             first = wait_for(functools.partial(writer.first_ok, kill_t), timeout, 0.01)
+            if first is not None:
+                time.sleep(max(0.0, engine.t0 + first + after - time.monotonic()))
         finally:
             writer.stop()
         if first is not None:
             engine.emit("write", None, "the first write sent after the kill succeeded", first)
+        writes = tuple(writer.records)
+        first_id = max((w[0] for w in writes), default=first_id) + 1
+        lost = None
+        if present is not None:
+            acked = writer.acked()
+            lost = tuple(sorted(set(acked) - set(present(acked))))
+            if lost:
+                engine.emit("lost", new, f"{len(lost)} acknowledged writes missing")
+        measured = {}
+        if detail is not None and new is not None:
+            with contextlib.suppress(Exception):  # a figure the engine could not give: none
+                measured = dict(detail(new))
+        revive_t = engine.revive(old)
         out.append(
             FailoverTrial(
                 trial=k,
@@ -831,9 +1055,12 @@ def leader_kills(
                 leader_s=leader_t - kill_t if new is not None else math.nan,
                 write_s=first - kill_t if first is not None else math.nan,
                 failed_writes=writer.failed(kill_t, first if first is not None else math.inf),
+                writes=writes,
+                lost=lost,
+                revive_t=revive_t,
+                detail=measured,
             )
         )
-        engine.revive(old)
         if wait_for(ready, timeout, 0.05) is None:
             raise RuntimeError(
                 f"{type(engine).__name__} not whole again {timeout} s after trial {k}"

@@ -41,6 +41,7 @@ import base64
 import contextlib
 import math
 import secrets
+import time
 
 import numpy as np
 
@@ -58,6 +59,7 @@ ELECTION_TIMEOUT = 1000  # ms, etcd's default --election-timeout
 MAX_ELECTION_TIMEOUT = 50_000  # ms, etcd's upper limit
 REQUEST_TIMEOUT = 0.2  # s, the drill client's timeout per request
 STATUS_TIMEOUT = 0.3  # s, for /v3/maintenance/status
+FSYNC_METRIC = "etcd_disk_wal_fsync_duration_seconds"  # a Prometheus histogram on /metrics
 SIM_LATENCY = 0.0002  # s, one way on loopback, for the simulation
 SIM_JITTER = 0.0001  # s
 NOTES = (
@@ -196,6 +198,25 @@ class Etcd(Engine):
                     best = (term, i)
         return None if best is None else best[1]
 
+    def fsync_s(self, i: int, timeout: float = 2.0) -> float | None:
+        """Member ``i``'s mean WAL fsync since it started, seconds (``None``: none yet).
+
+        From its Prometheus histogram ``etcd_disk_wal_fsync_duration_seconds`` (``_sum`` over
+        ``_count``) on ``/metrics``: etcd fsyncs its write-ahead log before it answers a vote
+        or acknowledges an entry (etcd's tuning guide: "Disk"), so each election round waits
+        for it on the voters.
+        """
+        if self._http is None:
+            self._http = _session()
+        text = self._http.get(self.url(i) + "/metrics", timeout=timeout).text
+        found = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in (FSYNC_METRIC + "_sum", FSYNC_METRIC + "_count"):
+                found[name[len(FSYNC_METRIC) + 1 :]] = float(value)
+        count = found.get("count", 0.0)
+        return found["sum"] / count if count > 0 else None
+
     def put(self, key: str, value: str, *, i: int = 0, timeout: float = 2.0) -> dict:
         """Write ``key = value`` through member ``i`` (``/v3/kv/put``); raises on failure."""
         return self._post(i, "/v3/kv/put", {"key": b64(key), "value": b64(value)}, timeout)
@@ -230,8 +251,11 @@ class Etcd(Engine):
     ) -> FailoverDrill:
         """Kill the leader ``trials`` times under a writer; halab's Raft on the same timing.
 
-        The writer puts one key in a loop through one member at a time, moving on to the next
-        member after a failure or a request timeout of :data:`REQUEST_TIMEOUT` seconds.
+        The writer puts a key of its own for each write (``halab-drill/<drill>/<id>``) through one
+        member at a time, moving on to the next member after a failure or a request timeout
+        of :data:`REQUEST_TIMEOUT` seconds; after each trial the drill reads the keys back from
+        the leader (a linearizable range), so an acknowledged write that it lacks is counted
+        lost.
 
         Args:
             trials: leader kills, 1 to 1000.
@@ -249,14 +273,13 @@ class Etcd(Engine):
         urls = [self.url(i) + "/v3/kv/put" for i in range(self.nodes)]
         session = _session()
         state = {"at": 0}
-        key = b64("halab-drill")
+        prefix = f"halab-drill/{time.monotonic_ns()}/"  # this drill's own: ids restart at 0
 
         def write(n: int) -> None:
             at = state["at"]
+            body = {"key": b64(f"{prefix}{n}"), "value": b64(str(n))}
             try:
-                resp = session.post(
-                    urls[at], json={"key": key, "value": b64(str(n))}, timeout=REQUEST_TIMEOUT
-                )
+                resp = session.post(urls[at], json=body, timeout=REQUEST_TIMEOUT)
                 resp.raise_for_status()
                 if "error" in resp.json():
                     raise RuntimeError(resp.json()["error"])
@@ -264,9 +287,21 @@ class Etcd(Engine):
                 state["at"] = (at + 1) % len(urls)
                 raise
 
+        def present(ids: list[int]) -> set[int]:
+            leader = self.wait_leader(timeout)
+            body = {"key": b64(prefix), "range_end": b64(prefix[:-1] + "0"), "keys_only": True}
+            kvs = self._post(leader, "/v3/kv/range", body, timeout).get("kvs") or []
+            return {int(base64.b64decode(kv["key"]).decode()[len(prefix) :]) for kv in kvs}
+
+        def detail(new: int) -> dict:
+            fsync = self.fsync_s(new)
+            return {} if fsync is None else {"fsync_s": fsync}
+
         start = len(self.timeline)
         try:
-            records = leader_kills(self, write, trials=trials, timeout=timeout)
+            records = leader_kills(
+                self, write, trials=trials, timeout=timeout, present=present, detail=detail
+            )
         finally:
             with contextlib.suppress(Exception):
                 session.close()

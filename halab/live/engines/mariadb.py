@@ -61,6 +61,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
+import math
 import os
 import pwd
 import secrets
@@ -70,12 +71,12 @@ import subprocess
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from halab import replication
-from halab.live.engines._base import MAX_NODES, Engine, check_number, wait_for
+from halab.live.engines._base import MAX_NODES, Engine, FailoverTrial, check_number, wait_for
 from halab.live.engines.crashproxy import CrashProxy
 from halab.live.events import Event
 
@@ -160,6 +161,14 @@ class ReplicationTrial:
         killed, promoted: the old and the new primary's indices.
         fallback: whether semi-sync had fallen back to async when the primary was killed.
         kill_t: when the SIGKILL was sent, seconds since the engine started.
+        writes: every write, ``(id, sent, done, ok)`` in seconds since the engine started:
+            the writers' INSERTs (the one each writer had in flight at the kill failed) and,
+            last, id 0, the first write on the promoted primary.
+        lost_ids: the ids of the acknowledged writes the promoted replica lacks.
+        write_s: seconds from the SIGKILL until that first write on the promoted primary was
+            acknowledged (``failover_s`` plus one INSERT).
+        revive_t: when the old primary served again (as a replica), seconds (``nan``: not
+            revived).
     """
 
     mode: str
@@ -182,6 +191,27 @@ class ReplicationTrial:
     promoted: int
     fallback: bool
     kill_t: float
+    writes: tuple[tuple[int, float, float, bool], ...] = ()
+    lost_ids: tuple[int, ...] = ()
+    write_s: float = math.nan
+    revive_t: float = math.nan
+
+    def record(self, timeline=(), settings: dict | None = None):
+        """This kill as the record every live drill returns (:class:`halab.live.Drill`): its
+        writes, the ``promote`` event as the new primary, the lost writes by send time."""
+        trial = FailoverTrial(
+            trial=0,
+            killed=self.killed,
+            new_leader=self.promoted,
+            kill_t=self.kill_t,
+            leader_s=self.failover_s,
+            write_s=self.write_s,
+            writes=self.writes,
+            lost=self.lost_ids,
+            revive_t=self.revive_t,
+        )
+        settings = settings or {"mode": self.mode, "wait_point": self.wait_point}
+        return trial.record(timeline, settings)
 
     @property
     def steady(self) -> bool:
@@ -221,6 +251,11 @@ class ReplicationDrill:
     @property
     def lost(self) -> list[int]:
         return [t.lost for t in self.trials]
+
+    @property
+    def drills(self) -> tuple:
+        """Each kill as the record every live drill returns (:meth:`ReplicationTrial.record`)."""
+        return tuple(t.record(self.timeline) for t in self.trials)
 
     @property
     def predicted(self) -> list[float]:
@@ -280,6 +315,8 @@ class _Writers:
         self.connect, self.table, self.t0 = connect, table, t0
         self.rate, self.writers = rate, writers
         self.acks: dict[int, float] = {}  # id -> monotonic time of its OK
+        self.sent: dict[int, float] = {}  # id -> monotonic time its INSERT was sent
+        self.failed: list[tuple[int, float, float]] = []  # (id, sent, failed), monotonic
         self.seqs: dict[int, int] = {}  # id -> its transaction's GTID sequence number
         self.errors: list[str] = []
         self.stop = threading.Event()
@@ -302,6 +339,7 @@ class _Writers:
             return
         period = self.writers / self.rate
         n = 0
+        row, sent = None, 0.0
         try:
             with conn.cursor() as cur:
                 while not self.stop.is_set():
@@ -310,6 +348,9 @@ class _Writers:
                     if wait > 0 and self.stop.wait(wait):
                         break
                     row = j + 1 + n * self.writers
+                    sent = time.monotonic()
+                    with self.lock:
+                        self.sent[row] = sent
                     cur.execute(f"INSERT INTO {self.table} (id) VALUES ({row})")
                     t = time.monotonic()
                     with self.lock:
@@ -321,6 +362,9 @@ class _Writers:
                         self.seqs[row] = seq
         except Exception as exc:  # the primary died under us: this INSERT was not acknowledged
             self.errors.append(type(exc).__name__)
+            if row is not None and row not in self.acks:
+                with self.lock:
+                    self.failed.append((row, sent, time.monotonic()))
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
@@ -856,12 +900,21 @@ class MariaDB(Engine):
         reader.join()
         new = self.promote()
         failover_s = self.now() - kill_t
+        first_sent = self.now()
+        self.sql(new, f"INSERT INTO {table} (id) VALUES (0)")  # the first write after it
+        first_done = self.now()
+        self.emit("write", new, "the first write on the promoted primary", first_done)
         for probe in probes.values():
             probe.join()
         kept = {row for (row,) in self.sql(new, f"SELECT id FROM {table}")}
         acks = dict(load.acks)
         acked_ids = {row for row, t in acks.items() if t <= killed_at}
-        lost = len(acked_ids - kept)
+        lost_ids = tuple(sorted(acked_ids - kept))
+        lost = len(lost_ids)
+        t0_engine = self.t0
+        writes = [(row, load.sent[row] - t0_engine, t - t0_engine, True) for row, t in acks.items()]
+        writes += [(row, a - t0_engine, b - t0_engine, False) for row, a, b in load.failed]
+        writes = sorted(writes, key=lambda w: w[1]) + [(0, first_sent, first_done, True)]
         lost_visible = len(set(reader.first_seen) - kept)
         lag, apply_lag = _lags(probes[new], acks, dict(load.seqs), killed_at, self.delay)
         seconds = killed_at - t0
@@ -874,7 +927,8 @@ class MariaDB(Engine):
             ack_times = [t for t in acks.values() if t <= killed_at]
             counted = replication.lost_on_promotion(ack_times, killed_at, max(lag, 0.0))
         self.emit("lost", new, f"{lost} acknowledged writes lost ({lost_visible} seen)")
-        trial = ReplicationTrial(
+        revive_t = self.revive(old) if revive else math.nan
+        return ReplicationTrial(
             mode=self.mode,
             wait_point=self.wait_point if self.mode == "semisync" else None,
             rate=rate,
@@ -895,10 +949,11 @@ class MariaDB(Engine):
             promoted=new,
             fallback=fallback,
             kill_t=kill_t,
+            writes=tuple(writes),
+            lost_ids=lost_ids,
+            write_s=first_done - kill_t,
+            revive_t=revive_t,
         )
-        if revive:
-            self.revive(old)
-        return trial
 
     def fallback_drill(self, *, later_writes: int = 5, wait: float = 30.0) -> FallbackRecord:
         """Show semi-sync falling back to async after ``rpl_semi_sync_master_timeout``, live.
@@ -969,12 +1024,15 @@ class LessonRun:
         delay: the crash proxy's one-way delay, seconds.
         trials: one :class:`ReplicationTrial` per mode of :data:`LESSON_MODES`.
         fallback: the :class:`FallbackRecord`.
+        drills: each trial as the record every live drill returns (:class:`halab.live.Drill`),
+            by its label (``"async"``, ``"semisync AFTER_COMMIT"``, ...).
     """
 
     start_s: float | None
     delay: float
     trials: tuple[ReplicationTrial, ...]
     fallback: FallbackRecord
+    drills: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         started = "" if self.start_s is None else f", ready in {self.start_s:.1f} s"
@@ -1017,13 +1075,16 @@ def lesson_drill(
     own = engine is None
     db = MariaDB(replicas=2, delay=delay).start() if own else engine
     try:
-        trials = []
+        trials, drills = [], {}
         for mode, wait_point in LESSON_MODES:
             db.set_mode(mode, wait_point, semisync_timeout_ms=timeout_ms)
-            trials += db.drill(rate=rate, duration=duration, kills=1).trials
+            drill = db.drill(rate=rate, duration=duration, kills=1)
+            trials += drill.trials
+            drills[drill.trials[0].label] = drill.drills[0]
         db.set_mode("semisync", "AFTER_SYNC", semisync_timeout_ms=timeout_ms)
         fallback = db.fallback_drill()
-        return LessonRun(db.start_s if own else None, db.delay, tuple(trials), fallback)
+        start_s = db.start_s if own else None
+        return LessonRun(start_s, db.delay, tuple(trials), fallback, drills)
     finally:
         if own:
             db.stop()

@@ -46,7 +46,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from halab.live._proc import LOOPBACK, child_env
-from halab.live.engines._base import Engine, check_number, free_ports, listening, wait_for
+from halab.live.engines._base import (
+    Engine,
+    FailoverTrial,
+    check_number,
+    free_ports,
+    listening,
+    wait_for,
+)
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # not /usr/sbin's wrapper: it drops our env
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
@@ -73,6 +80,14 @@ class QueueTrial:
         failed_publishes: publishes that raised (nack or connection lost) after the kill.
         classic_confirmed: messages the classic non-durable queue confirmed before the kill.
         classic_lost: of those, how many were gone after the kill (its node died: all).
+        writes: every publish to the quorum queue, ``(seq, sent, done, confirmed)``, seconds
+            since the engine started.
+        lost_ids: the sequence numbers of the confirmed messages missing afterwards.
+        classic_writes: the same for the classic queue (every second message, before the
+            kill).
+        classic_lost_ids: its confirmed messages gone after the kill (``None`` when only
+            some were: the count is known, not which).
+        revive_t: when the killed node served again, seconds (``nan``: not revived).
     """
 
     trial: int
@@ -86,6 +101,29 @@ class QueueTrial:
     failed_publishes: int
     classic_confirmed: int
     classic_lost: int
+    writes: tuple[tuple[int, float, float, bool], ...] = ()
+    lost_ids: tuple[int, ...] = ()
+    classic_writes: tuple[tuple[int, float, float, bool], ...] = ()
+    classic_lost_ids: tuple[int, ...] | None = ()
+    revive_t: float = math.nan
+
+    def record(self, timeline=(), *, classic: bool = False):
+        """This kill as the record every live drill returns (:class:`halab.live.Drill`): the
+        quorum queue's publishes (or, with ``classic``, the classic queue's), the first
+        confirm after the kill, the confirmed messages lost by send time."""
+        trial = FailoverTrial(
+            trial=self.trial,
+            killed=self.killed,
+            new_leader=self.new_leader,
+            kill_t=self.kill_t,
+            leader_s=math.nan,
+            write_s=self.first_confirm_s,
+            writes=self.classic_writes if classic else self.writes,
+            lost=self.classic_lost_ids if classic else self.lost_ids,
+            revive_t=self.revive_t,
+        )
+        queue = "classic, non-durable" if classic else "quorum"
+        return trial.record(timeline, {"queue": queue})
 
 
 def trials_table(trials) -> str:
@@ -157,6 +195,16 @@ class QueueDrill:
     def lost(self) -> int:
         """Confirmed messages lost over all trials (Raft's promise: 0)."""
         return sum(t.lost for t in self.trials)
+
+    @property
+    def drills(self) -> tuple:
+        """Each kill as the record every live drill returns: the quorum queue's publishes."""
+        return tuple(t.record(self.timeline) for t in self.trials)
+
+    @property
+    def classic_drills(self) -> tuple:
+        """Each kill as seen by the classic queue beside it."""
+        return tuple(t.record(self.timeline, classic=True) for t in self.trials)
 
     def table(self) -> str:
         """The trials, then the model's figures, as text."""
@@ -403,6 +451,8 @@ class RabbitMQ(Engine):
         state = {"conn": conn, "ch": ch, "node": old, "stop": False, "kill_t": None}
         confirmed: list[int] = []
         classic: list[int] = []
+        writes: list[tuple[int, float, float, bool]] = []
+        classic_writes: list[tuple[int, float, float, bool]] = []
         failed = [0]
         first = [math.nan]
         seen: set[str] = set()
@@ -438,6 +488,7 @@ class RabbitMQ(Engine):
             while not state["stop"]:
                 seq += 1
                 body = f"{tag}:{seq}".encode()
+                sent = self.now()
                 try:
                     state["ch"].basic_publish(
                         "",
@@ -447,16 +498,23 @@ class RabbitMQ(Engine):
                         mandatory=True,
                     )
                 except Exception as exc:  # a nack too: the channel may hold the dead leader
+                    writes.append((seq, sent, self.now(), False))
                     note(exc)
                     reconnect()
                     continue
+                writes.append((seq, sent, self.now(), True))
                 confirmed.append(seq)
                 kill_t = state["kill_t"]
                 if kill_t is not None and math.isnan(first[0]):
                     first[0] = self.now() - kill_t
                 if kill_t is None and state["node"] == old and seq % 2 == 0:
-                    with contextlib.suppress(Exception):
+                    sent = self.now()
+                    try:
                         state["ch"].basic_publish("", CLASSIC_QUEUE, body, mandatory=True)
+                    except Exception:
+                        classic_writes.append((seq, sent, self.now(), False))
+                    else:
+                        classic_writes.append((seq, sent, self.now(), True))
                         classic.append(seq)
 
         thread = threading.Thread(target=publish, name="halab-rabbit-publisher", daemon=True)
@@ -484,9 +542,15 @@ class RabbitMQ(Engine):
         classic_left = self._classic_left(survivors[0])
         if lost:
             self.emit("lost", None, f"{lost} confirmed messages missing from the quorum queue")
+        revive_t = math.nan
         if revive:
-            self.revive(old)
+            revive_t = self.revive(old)
             wait_for(lambda: len(self.running_nodes()) == self.nodes, 60.0, 1.0)
+        before_kill = set(classic[:classic_before])
+        if classic_left == 0:  # the whole queue died with its node
+            classic_lost_ids = tuple(sorted(before_kill))
+        else:
+            classic_lost_ids = () if classic_left >= classic_before else None
         return QueueTrial(
             trial=trial,
             killed=old,
@@ -499,6 +563,11 @@ class RabbitMQ(Engine):
             failed_publishes=failed[0],
             classic_confirmed=classic_before,
             classic_lost=classic_before - min(classic_left, classic_before),
+            writes=tuple(writes),
+            lost_ids=tuple(sorted(sent - got)),
+            classic_writes=tuple(w for w in classic_writes if w[0] in before_kill or not w[3]),
+            classic_lost_ids=classic_lost_ids,
+            revive_t=revive_t,
         )
 
     def _drain(self, node: int, tag: str, *, idle: float = 2.0) -> set[int]:

@@ -59,6 +59,7 @@ from halab.live.engines._base import (
     Engine,
     FailoverDrill,
     FailoverTrial,
+    Writer,
     check_number,
     free_ports,
     listening,
@@ -127,6 +128,7 @@ class DownAfterResult:
         model_detection_s: the fixed-timeout model's mean detection time, seconds.
         model_mistakes: the stalls the model expects some Sentinel to suspect (random phases,
             see :func:`model_detection`).
+        drills: each kill as the record every live drill returns (:class:`halab.live.Drill`).
     """
 
     down_after_ms: int
@@ -138,6 +140,7 @@ class DownAfterResult:
     spurious_failovers: int
     model_detection_s: float
     model_mistakes: float
+    drills: tuple = ()
 
     @property
     def failover_median_s(self) -> float:
@@ -635,9 +638,18 @@ class RedisSentinel(Engine):
         ]
         return min(times) if times else math.nan
 
-    def kill_and_measure(self, trial: int = 0, *, timeout: float = 30.0) -> FailoverTrial:
-        """SIGKILL the primary; time the ``+switch-master`` and the first write that succeeds
-        through a Sentinel-aware client; revive the old primary as a replica; wait until settled.
+    def kill_and_measure(
+        self, trial: int = 0, *, timeout: float = 30.0, before: float = 0.3, after: float = 0.3
+    ) -> FailoverTrial:
+        """SIGKILL the primary under a writer; time the ``+switch-master`` and the first write
+        that succeeds through a Sentinel-aware client; read the writes back; revive the old
+        primary as a replica; wait until settled.
+
+        The writer (:class:`~halab.live.engines._base.Writer`) sets one key per write
+        (``halab:<kill>:w<id>``) every :data:`WRITE_EVERY` seconds, ``before`` seconds before the kill
+        and ``after`` seconds after its first success; the trial's ``lost`` are the
+        acknowledged keys the new primary lacks (asynchronous replication on loopback: few or
+        none, see :meth:`async_loss` for a host crash).
         """
         check_number("timeout", timeout, 1.0, 600.0)
         if not self.wait_settled(timeout):
@@ -645,25 +657,37 @@ class RedisSentinel(Engine):
         old = self.leader()
         if old is None:
             raise RuntimeError("no Sentinel names a primary")
-        writer = self.master_client()
-        writer.set("halab:before", trial)
-        kill_t = self.kill(old)
-        failed, write_t = 0, math.nan
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                writer.set("halab:after", trial)
-                write_t = self.now()
-                break
-            except Exception:
-                failed += 1
-                time.sleep(WRITE_EVERY)
+        client = self.master_client()
+        tag = time.monotonic_ns()  # this kill's own keys: a key left by another never counts
+
+        def write(n: int) -> None:
+            client.set(f"halab:{tag}:w{n}", n)
+
+        writer = Writer(write, self.t0, WRITE_EVERY, retry_pause=WRITE_EVERY)
+        try:
+            writer.start()
+            if wait_for(lambda: writer.first_ok(0.0), timeout) is None:
+                raise RuntimeError(f"no write succeeded within {timeout} s before the kill")
+            time.sleep(before)
+            kill_t = self.kill(old)
+            write_t = wait_for(lambda: writer.first_ok(kill_t), timeout, 0.01)
+            if write_t is not None:
+                time.sleep(max(0.0, self.t0 + write_t + after - time.monotonic()))
+        finally:
+            writer.stop()
+        write_t = math.nan if write_t is None else write_t
         wait_for(lambda: math.isfinite(self._first_event("+switch-master", kill_t)), 2.0)
         switch_t = self._first_event("+switch-master", kill_t)
         new = self.leader()
+        acked = writer.acked()
+        lost = None
         with contextlib.suppress(Exception):
-            writer.close()
-        self.revive(old)
+            keys = [f"halab:{tag}:w{n}" for n in acked]
+            values = client.mget(keys) if keys else []
+            lost = tuple(n for n, v in zip(acked, values) if v is None)
+        with contextlib.suppress(Exception):
+            client.close()
+        revive_t = self.revive(old)
         self.wait_settled(timeout)
         if math.isfinite(write_t):
             self.emit("write", new, f"first write {write_t - kill_t:.3f} s after the kill", write_t)
@@ -674,7 +698,10 @@ class RedisSentinel(Engine):
             kill_t=kill_t,
             leader_s=switch_t - kill_t,
             write_s=write_t - kill_t,
-            failed_writes=failed,
+            failed_writes=writer.failed(kill_t, write_t if math.isfinite(write_t) else math.inf),
+            writes=tuple(writer.records),
+            lost=lost,
+            revive_t=revive_t,
         )
 
     def drill(self, trials: int = 3, *, timeout: float = 30.0, seed: int = 0) -> FailoverDrill:
@@ -770,6 +797,7 @@ class RedisSentinel(Engine):
                     spurious_failovers=switch,
                     model_detection_s=qos.detection_time,
                     model_mistakes=mistakes,
+                    drills=tuple(t.record(self.timeline, self.settings) for t in kill_trials),
                 )
             )
         self.wait_settled(timeout)
