@@ -49,10 +49,20 @@ def _solution(exercise: str) -> types.ModuleType:
     return _load_file(ROOT / "solutions" / f"{exercise}.py", f"_solution_{exercise}")
 
 
-def _mutants(exercise: str) -> dict:
+def _mutants_module(exercise: str) -> types.ModuleType:
     path = ROOT / "tests" / "mutants" / f"{exercise}.py"
     assert path.exists(), f"{exercise} has no mutants file at {path}"
-    return _load_file(path, f"_mutants_{exercise}").MUTANTS
+    return _load_file(path, f"_mutants_{exercise}")
+
+
+def _mutants(exercise: str) -> dict:
+    """description -> the functions that replace the solution's."""
+    return _mutants_module(exercise).MUTANTS
+
+
+def _messages(exercise: str) -> dict:
+    """description -> a piece of text that one of the grader's messages to it must hold."""
+    return getattr(_mutants_module(exercise), "MESSAGES", {})
 
 
 def test_every_exercise_has_solution_grader_and_mutants():
@@ -102,6 +112,17 @@ def test_mutants_are_caught(exercise, description):
     assert caught, f"the grader for {exercise} passes a known-wrong answer: {description}"
     for name, message in caught:
         assert len(message) > 20, f"{name} catches '{description}' but says too little: {message!r}"
+    wanted = _messages(exercise).get(description)
+    assert wanted is None or any(wanted in message for _, message in caught), (
+        f"the grader for {exercise} catches '{description}' without saying {wanted!r}: "
+        + "; ".join(f"{name}: {message}" for name, message in caught)
+    )
+
+
+def test_every_expected_message_names_a_mutant():
+    for exercise in EXERCISES:
+        unknown = set(_messages(exercise)) - set(_mutants(exercise))
+        assert not unknown, f"tests/mutants/{exercise}.py: MESSAGES for no mutant: {unknown}"
 
 
 def _interface(tree: ast.Module):
