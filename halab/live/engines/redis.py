@@ -54,6 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from halab.checks import check_instance, check_real
 from halab.live._proc import LOOPBACK
 from halab.live.engines._base import (
     Engine,
@@ -185,6 +186,7 @@ def sweep_table(rows) -> str:
         f"{'stalls':>6} {'sdown':>5} {'odown':>5} {'failover':>8} {'model':>5}",
     ]
     for r in rows:
+        check_instance("rows", r, DownAfterResult)
         write = [x for x in r.write_s if math.isfinite(x)]
         lines.append(
             f"{r.down_after_ms:>8} ms {r.failover_median_s:>10.2f} "
@@ -265,6 +267,9 @@ def model_detection(
 def failovers(events, after: float, before: float = math.inf) -> list[SentinelEvent]:
     """The failovers in [after, before): one ``+promoted-slave`` each. Every Sentinel announces
     ``+switch-master``, some of them seconds late; only the leader of a failover promotes."""
+    check_real("after", after, finite=False)
+    check_real("before", before, finite=False)
+    events = [check_instance("events", e, SentinelEvent) for e in events]
     return [e for e in events if e.channel == "+promoted-slave" and after <= e.t < before]
 
 

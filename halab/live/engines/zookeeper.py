@@ -83,6 +83,8 @@ SIM_JITTER = 0.0001  # s
 def srvr(port: int, timeout: float = 0.5) -> str:
     """The answer of ZooKeeper's ``srvr`` four-letter command on 127.0.0.1:``port`` ('' if
     none)."""
+    check_number("port", port, 1, 65535, integer=True)
+    check_number("timeout", timeout, 1e-3, 60.0)
     try:
         with socket.create_connection((LOOPBACK, port), timeout=timeout) as s:
             s.sendall(b"srvr")
