@@ -152,3 +152,34 @@ def numeric_parameters(fn, names, valid):
         base = valid.get(name, sig.parameters[name].default)
         if isinstance(base, (int, float)) and not isinstance(base, bool):
             yield name
+
+
+def nan_cases(functions, params, exempt=frozenset()):
+    """One pytest case per numeric parameter of each function: ``(qualname, fn, valid, name)``.
+
+    ``params(qualname, fn)`` gives the names and valid values; ``exempt`` holds qualified names
+    or ``(qualname, parameter)`` pairs where NaN means something.
+    """
+    import pytest
+
+    for qualname, fn in functions:
+        if qualname in exempt:
+            continue
+        names, valid = params(qualname, fn)
+        for name in numeric_parameters(fn, names, valid):
+            if (qualname, name) not in exempt:
+                yield pytest.param(qualname, fn, valid, name, id=f"{qualname}({name}=nan)")
+
+
+def fuzz_settings(max_examples: int):
+    """Hypothesis settings for the fuzzers: derandomized (a failure comes back on every run),
+    no deadline (the :data:`LIMIT` alarm is the deadline), no example database."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        derandomize=True,
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )

@@ -37,12 +37,13 @@ from fuzzing import (
     Timeout,
     call,
     draw_bad,
-    numeric_parameters,
+    fuzz_settings,
+    nan_cases,
     parameters,
     public,
     shown,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 MODULES = [
@@ -255,13 +256,7 @@ def _outcome(qualname, fn, kwargs):
 
 
 @pytest.mark.parametrize(("qualname", "fn"), FUNCTIONS, ids=[q for q, _ in FUNCTIONS])
-@settings(
-    derandomize=True,
-    max_examples=20,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(max_examples=20)
 @given(data=st.data())
 def test_bad_values_get_value_or_type_errors(qualname, fn, data):
     names, valid = _parameters(qualname, fn)
@@ -309,20 +304,10 @@ def test_the_valid_values_are_valid():
     assert len(refused) <= len(FUNCTIONS) // 5, "\n".join(refused)
 
 
-# A pid, a port or a timeout of NaN is refused like any other; these take no number that
-# NaN could be (a seed is only a seed; the kernel's own pid probe).
-NAN_EXEMPT: set = set()
-
-
-def _nan_cases():
-    for qualname, fn in FUNCTIONS:
-        names, valid = _parameters(qualname, fn)
-        for name in numeric_parameters(fn, names, valid):
-            if (qualname, name) not in NAN_EXEMPT:
-                yield pytest.param(qualname, fn, valid, name, id=f"{qualname}({name}=nan)")
-
-
-@pytest.mark.parametrize(("qualname", "fn", "valid", "name"), list(_nan_cases()))
+# Every numeric parameter of halab.live refuses NaN: a pid, a port, a seed, a timeout alike.
+@pytest.mark.parametrize(
+    ("qualname", "fn", "valid", "name"), list(nan_cases(FUNCTIONS, _parameters))
+)
 def test_nan_is_refused_before_anything_starts(qualname, fn, valid, name):
     if not _accepts(qualname, fn, valid):
         pytest.skip("the valid values are not valid for this callable")

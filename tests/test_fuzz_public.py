@@ -26,12 +26,13 @@ from fuzzing import (
     call,
     draw_bad,
     expect_clear_error,
-    numeric_parameters,
+    fuzz_settings,
+    nan_cases,
     parameters,
     public,
     shown,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 MODULES = [
@@ -179,13 +180,7 @@ def _parameters(qualname, fn):
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="SIGALRM")
 @pytest.mark.parametrize(("qualname", "fn"), FUNCTIONS, ids=[q for q, _ in FUNCTIONS])
-@settings(
-    derandomize=True,
-    max_examples=25,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(max_examples=25)
 @given(data=st.data())
 def test_bad_values_get_value_or_type_errors(qualname, fn, data):
     names, valid = _parameters(qualname, fn)
@@ -229,16 +224,6 @@ NAN_EXEMPT = {
 }
 
 
-def _nan_cases():
-    for qualname, fn in FUNCTIONS:
-        if qualname in NAN_EXEMPT:
-            continue
-        names, valid = _parameters(qualname, fn)
-        for name in numeric_parameters(fn, names, valid):
-            if (qualname, name) not in NAN_EXEMPT:
-                yield pytest.param(qualname, fn, valid, name, id=f"{qualname}({name}=nan)")
-
-
 _BASELINE: dict[str, bool] = {}  # qualname -> whether its valid values are accepted
 
 
@@ -252,7 +237,9 @@ def _accepts(qualname, fn, valid) -> bool:
     return _BASELINE[qualname]
 
 
-@pytest.mark.parametrize(("qualname", "fn", "valid", "name"), list(_nan_cases()))
+@pytest.mark.parametrize(
+    ("qualname", "fn", "valid", "name"), list(nan_cases(FUNCTIONS, _parameters, NAN_EXEMPT))
+)
 def test_nan_is_refused(qualname, fn, valid, name):
     if not _accepts(qualname, fn, valid):
         pytest.skip("the valid values are not valid for this function")

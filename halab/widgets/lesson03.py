@@ -8,6 +8,7 @@ import numpy as np
 
 from halab import balancing as bal
 from halab import plots
+from halab.checks import check_instance, check_int
 from halab.widgets.core import Panel, choice, int_slider, slider
 
 LB_POLICIES = list(bal.POLICIES)
@@ -227,9 +228,14 @@ def draw_stale(means: dict[str, list[float]] | None = None, *, seed: int = 0):
     on load figures, and the central queue's M/M/10 bound. ``means``: a result of
     ``stale_means()`` already computed (default: computed here with ``seed``).
     """
+    check_int("seed", seed, 0, None)
     refreshes = list(bal.STALE_REFRESH)
     if means is None:
         means = bal.stale_means(refreshes=refreshes, seed=seed)
+    check_instance("means", means, dict)
+    for name, ys in means.items():
+        if len(check_instance("means", ys, (list, tuple, np.ndarray))) != len(refreshes):
+            raise ValueError(f"means[{name!r}] must hold {len(refreshes)} means, got {len(ys)}")
     if refreshes[0] == 0:  # fresh figures have no place on a log axis: the text prints them
         refreshes, means = refreshes[1:], {k: v[1:] for k, v in means.items()}
     fig, ax = plots.figure()

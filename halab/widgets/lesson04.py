@@ -6,6 +6,7 @@ import numpy as np
 
 from halab import detection as det
 from halab import plots
+from halab.checks import check_int, check_real
 from halab.widgets.core import Panel, int_slider, slider
 
 FD_DELAY = 0.05  # mean one-way network delay of the lesson's link, seconds
@@ -143,6 +144,8 @@ def draw_qos(
     200 crash times tried for each k.
     """
     ks = np.arange(1, 9)
+    beats = check_int("beats", beats, 10, 10**6)
+    interval = check_real("interval", interval, 0, 60, lo_open=True, unit="seconds")
     run = det.simulate_heartbeats(
         interval=interval, duration=beats * interval, delay=delay, loss=loss, seed=seed
     )

@@ -7,6 +7,7 @@ import matplotlib
 import numpy as np
 
 from halab import election, plots
+from halab.checks import check_real
 from halab.sim import Latency
 from halab.widgets.core import Panel, choice, int_slider, slider
 
@@ -176,7 +177,8 @@ class ClusterPanel(Panel):
     ACTIONS = ("crash_leader", "restart_all", "split", "heal")
 
     def __init__(self, *, step: float = 1.0, start: float = 1.5) -> None:
-        self.step, self.start = step, start
+        self.step = check_real("step", step, 0, 60, lo_open=True, unit="seconds")
+        self.start = check_real("start", start, 0, 60, unit="seconds")
         super().__init__(
             draw_cluster,
             {

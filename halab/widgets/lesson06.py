@@ -12,6 +12,7 @@ from IPython import get_ipython
 from IPython.display import Image, display
 
 from halab import plots
+from halab.checks import check_instance, check_real
 from halab.live import health as live_health
 from halab.widgets.core import RENDER_DPI, Panel, int_slider, slider
 
@@ -67,8 +68,10 @@ def draw_traffic(
         origin: the time drawn as 0 (e.g. the start of a drill), seconds.
         title: the figure's title.
     """
-    if not bin_width > 0:
-        raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
+    check_real("bin_width", bin_width, 0, 3600, lo_open=True, unit="seconds")
+    from halab.live import LoadResult
+
+    check_instance("load", load, LoadResult)
     starts = load.starts
     if start is None:
         start = float(starts.min()) if len(starts) else 0.0
@@ -139,8 +142,23 @@ def draw_traffic(
     return fig
 
 
+def check_drills(drills) -> dict:
+    """``drills`` as a dict from label to :class:`halab.live.Drill`; else a clear error."""
+    from halab.live import Drill
+
+    check_instance("drills", drills, dict)
+    if not drills:
+        raise ValueError("drills must hold at least one drill")
+    for drill in drills.values():
+        check_instance("drills", drill, Drill)
+    return drills
+
+
 def draw_drill(*, drill, bin_width: float = 0.2):
     """One kill-and-revive drill (a :class:`halab.live.Drill`) as :func:`draw_traffic` draws it."""
+    from halab.live import Drill
+
+    check_instance("drill", drill, Drill)
     s = drill.summary()
     title = (
         f"kill {drill.name} under {s['requests']} requests: {s['failed']} failed, "
@@ -170,8 +188,7 @@ def draw_compare(*, drills, bin_width: float = 0.1):
         drills: a dict from label to :class:`halab.live.Drill` (from ``LiveCluster.compare``).
         bin_width: seconds per bar.
     """
-    if not drills:
-        raise ValueError("drills must hold at least one drill")
+    check_drills(drills)
     rows = len(drills)
     fig, axes = plots.figure(
         rows,
@@ -337,8 +354,11 @@ class LivePanel:
     ACTIONS = ("kill", "revive", "slow", "fail", "heal")
 
     def __init__(self, cluster, *, rate: float = 50.0, window: float = 10.0) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be > 0 requests per second, got {rate}")
+        from halab.live import LiveCluster
+
+        check_instance("cluster", cluster, LiveCluster)
+        rate = check_real("rate", rate, 0, 100_000, lo_open=True, unit="requests per second")
+        window = check_real("window", window, 0, 3600, lo_open=True, unit="seconds")
         self.cluster = cluster
         self.rate = rate
         self.window = window

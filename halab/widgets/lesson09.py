@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from halab import plots
+from halab.checks import check_instance, check_int
 from halab.widgets.core import Panel, choice, int_slider, slider
-from halab.widgets.lesson06 import _ms
+from halab.widgets.lesson06 import _ms, check_drills
 
 PRODUCTION_MARKS = {  # event kind -> (colour, line style, label) of its vertical line
     "kill": ("#c0392b", "--", "kill"),
@@ -48,8 +49,7 @@ def draw_production(*, drills, bin_width: float = 0.1, slow: float = SLOW_SECOND
     """
     from halab.live.production import drill_numbers
 
-    if not drills:
-        raise ValueError("drills must hold at least one drill")
+    check_drills(drills)
     if not bin_width > 0:
         raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
     rows = len(drills)
@@ -129,8 +129,9 @@ def draw_drill_numbers(*, drills, bounds=None, slow: float = SLOW_SECONDS):
     """
     from halab.live.production import drill_numbers
 
-    if not drills:
-        raise ValueError("drills must hold at least one drill")
+    check_drills(drills)
+    if bounds is not None:
+        check_instance("bounds", bounds, dict)
     names = list(drills)
     nums = {name: drill_numbers(d, slow=slow) for name, d in drills.items()}
     panels = [
@@ -226,9 +227,9 @@ def draw_windows(
 
     s = Settings(
         inter=inter,
-        fall=int(fall),
-        rise=int(rise),
-        consecutive_5xx=int(consecutive_5xx),
+        fall=check_int("fall", fall, 1, 100),
+        rise=check_int("rise", rise, 1, 100),
+        consecutive_5xx=check_int("consecutive_5xx", consecutive_5xx, 1, 100),
         base_ejection_time=fail_timeout,
         timeout=timeout,
     )
