@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import re
 import signal
 
 LIMIT = 10  # seconds a single call may take
@@ -131,11 +132,24 @@ def draw_bad(data, names, valid):
     return kwargs
 
 
+def names_a_parameter(message: str, names) -> bool:
+    """Whether a ValueError's message names what was wrong: one of the parameters (or its
+    singular), or a name the house style puts first ("inter must be in (0, 60] seconds")."""
+    return bool(re.match(r"\S+ must ", message)) or any(
+        n.rstrip("s") in message for n in names
+    )
+
+
 def expect_clear_error(qualname, fn, kwargs, *, allowed=(), limit: float = LIMIT):
-    """Call; only ValueError, TypeError (or an ``allowed`` exception) may come out, in time."""
+    """Call; only ValueError, TypeError (or an ``allowed`` exception) may come out, in time; a
+    ValueError names the parameter."""
     try:
         call(fn, kwargs, limit)
-    except (ValueError, TypeError, *allowed):
+    except ValueError as error:
+        assert names_a_parameter(str(error), kwargs), (
+            f"{shown(qualname, kwargs)} raised ValueError without naming a parameter: {error}"
+        )
+    except (TypeError, *allowed):
         pass
     except Timeout:
         raise AssertionError(f"{shown(qualname, kwargs)} ran for more than {limit} s") from None

@@ -38,6 +38,7 @@ from fuzzing import (
     call,
     draw_bad,
     fuzz_settings,
+    names_a_parameter,
     nan_cases,
     parameters,
     public,
@@ -236,7 +237,12 @@ def _outcome(qualname, fn, kwargs):
             call(fn, kwargs)
         except WouldStart:
             return "accepted"
-        except (ValueError, TypeError):
+        except ValueError as error:
+            assert names_a_parameter(str(error), kwargs), (
+                f"{shown(qualname, kwargs)} raised ValueError without naming a parameter: {error}"
+            )
+            return "refused"
+        except TypeError:
             return "refused"
         except RuntimeError as error:
             if not {"cluster", "engine"} & set(kwargs) or "not running" not in str(error):

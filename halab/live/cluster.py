@@ -43,7 +43,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from halab.balancing import make_policy
-from halab.checks import check_instance, check_int, check_real
+from halab.checks import check_instance, check_int, check_real, make_rng
 from halab.live._proc import LOOPBACK, launch, stop_process, wait_ready
 from halab.live.balancer import Balancer
 from halab.live.events import KINDS, Event
@@ -749,7 +749,7 @@ class LiveCluster:
             raise ValueError(f"trials must be an integer in [1, 100], got {trials!r}")
         if any(not s.checks or s.naive for s in variants.values()):
             raise ValueError("every variant needs health checks on (checks=True, naive=False)")
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         longest = max(s.inter for s in variants.values())
         events: dict[str, list[Event]] = {name: [] for name in variants}
         out = {name: np.full((trials, 2), np.nan) for name in variants}

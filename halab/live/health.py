@@ -56,7 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from halab.checks import check_int, check_real
+from halab.checks import check_int, check_real, make_rng
 
 UP = "UP"
 DOWN = "DOWN"
@@ -373,7 +373,7 @@ def simulate_checks(
     _check_args(inter, check_time, fall=fall, rise=rise)
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 1_000_000:
         raise ValueError(f"trials must be an integer in [1, 1000000], got {trials!r}")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     cycle = inter + check_time  # from the start of one check to the start of the next
     down = np.empty(trials)
     up = np.empty(trials)

@@ -229,7 +229,7 @@ def check_load(
     if not 1 <= concurrency <= MAX_WORKERS:
         raise ValueError(f"concurrency must be in [1, {MAX_WORKERS}], got {concurrency}")
     if count is None and duration is None:
-        raise ValueError("give count or duration (or both): the load must be bounded")
+        raise ValueError("count must be given, or duration, or both: the load must be bounded")
     if count is not None and not (1 <= count <= MAX_REQUESTS):
         raise ValueError(f"count must be in [1, {MAX_REQUESTS}], got {count}")
     if duration is not None and not (0 < duration <= MAX_DURATION):

@@ -469,9 +469,20 @@ def nginx_lines(
     return out
 
 
+def _check_pairs(name: str, pairs) -> list[tuple[str, str]]:
+    """``pairs`` as a list of ``(setting, line)`` string pairs, else a clear error."""
+    out = list(check_instance(name, pairs, (list, tuple)))
+    for pair in out:
+        if not (
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+        ):
+            raise ValueError(f"{name} must hold (setting, line) pairs of strings, got {pair!r}")
+    return out
+
+
 def config_text(lines: Sequence[tuple[str, str]]) -> str:
     """The configuration file made of ``(setting, line)`` pairs."""
-    return "\n".join(line for _, line in lines) + "\n"
+    return "\n".join(line for _, line in _check_pairs("lines", lines)) + "\n"
 
 
 def unmapped(settings: Settings, server: str) -> list[tuple[str, str]]:
@@ -625,7 +636,10 @@ def annotated(pairs: Sequence[tuple[str, str]], settings: Settings) -> str:
     a valid configuration.
     """
     settings = _check_settings(settings)
-    width = min(64, max(len(line) for s, line in pairs if s) + 2)  # long lines: 2 spaces
+    pairs = _check_pairs("pairs", pairs)
+    width = min(
+        64, max([len(line) for s, line in pairs if s], default=0) + 2
+    )  # long lines: 2 spaces
     out = []
     for setting, line in pairs:
         if not setting:
@@ -1100,6 +1114,7 @@ def drill_through(
     settle = SETTLE if settle is None else settle
     _check_drill_times(kill_at, revive_at, duration, settle)
     check_load(rate, concurrency, duration=duration + settle, timeout=timeout)
+    check_int("victim", victim, 0, cluster.n - 1)
     victim = cluster._index(victim)  # and the cluster must be running
     settings = cluster.settings
     begin_kind, end_kind = ("kill", "revive") if fault == "kill" else ("hang", "heal")

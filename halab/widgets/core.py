@@ -41,6 +41,12 @@ class Panel:
         fixed: Mapping[str, object] | None = None,
         columns: int = 3,
     ):
+        if not callable(draw):
+            raise TypeError(f"draw must be a drawing function, got {draw!r}")
+        check_instance("controls", controls, Mapping)
+        if fixed is not None:
+            check_instance("fixed", fixed, Mapping)
+        columns = check_int("columns", columns, 1, 12)
         self.draw = draw
         self.controls = dict(controls)
         self.fixed = dict(fixed or {})

@@ -150,6 +150,8 @@ def draw_policies(
     two: Mitzenmacher's many-server limit; central queue: M/M/c, the bound); markers are
     simulations. The y axes are logarithmic.
     """
+    if isinstance(loads, (str, bytes)) or not len(loads):
+        raise ValueError(f"loads must list at least one load in (0, 1), got {loads!r}")
     loads = np.asarray(loads, dtype=float)
     fine = np.linspace(loads.min(), loads.max(), 40)
     fig, (mean_ax, p99_ax) = plots.figure(1, 2, width=plots.FIGSIZE[0] * 1.6)
@@ -199,6 +201,9 @@ def draw_policies(
 
 def draw_keys_moved(*, max_servers: int = 20, keys: int = 2000, vnodes: int = 100):
     """Keys that move when one server joins n servers: hash % n against consistent hashing."""
+    max_servers = check_int("max_servers", max_servers, 1, 1000)
+    check_int("keys", keys, 1, 10**6)
+    check_int("vnodes", vnodes, 1, 10_000)
     ns = np.arange(1, max_servers + 1)
     fig, ax = plots.figure()
     for i, method in enumerate(("modulo", "ring", "rendezvous")):

@@ -42,6 +42,9 @@ def _marks(ax, timeline, backend, *, start: float, end: float, labels: bool = Tr
         seen.add(e.kind)
 
 
+MAX_BARS = 100_000  # bars of one traffic plot: more would take minutes and show nothing
+
+
 def draw_traffic(
     *,
     load,
@@ -68,6 +71,10 @@ def draw_traffic(
         origin: the time drawn as 0 (e.g. the start of a drill), seconds.
         title: the figure's title.
     """
+    for what, t in (("start", start), ("end", end)):
+        if t is not None:
+            check_real(what, t, unit="seconds")
+    check_real("origin", origin, unit="seconds")
     check_real("bin_width", bin_width, 0, 3600, lo_open=True, unit="seconds")
     from halab.live import LoadResult
 
@@ -78,6 +85,12 @@ def draw_traffic(
     if end is None:
         end = float(starts.max()) if len(starts) else start + 1.0
         end = start + max(1, int((end - start) / bin_width)) * bin_width  # whole bins only
+    first = min(start, float(starts.min())) if len(starts) else start
+    if not end > start or (end - first) / bin_width > MAX_BARS:
+        raise ValueError(
+            f"end must come after start, at most {MAX_BARS} bars of bin_width from the first "
+            f"request; got start {start:g}, end {end:g}, bin_width {bin_width:g}"
+        )
     edges, per_backend, failures = load.rates(bin_width=bin_width, end=end)
     keep = edges[:-1] >= start - 1e-9
     x = edges[:-1][keep] - origin
@@ -188,6 +201,7 @@ def draw_compare(*, drills, bin_width: float = 0.1):
         drills: a dict from label to :class:`halab.live.Drill` (from ``LiveCluster.compare``).
         bin_width: seconds per bar.
     """
+    check_real("bin_width", bin_width, 0, 3600, lo_open=True, unit="seconds")
     check_drills(drills)
     rows = len(drills)
     fig, axes = plots.figure(

@@ -50,6 +50,7 @@ def draw_replication(
     """
     from halab import replication as rep
 
+    check_int("runs", runs, 1, 10_000)
     partition_at = REP_PARTITION_AT if partition else None
     res = rep.simulate_failover(
         mode, lag=lag, rate=rate, partition_at=partition_at, seed=seed, **REP_FAILOVER

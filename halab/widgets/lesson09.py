@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from halab import plots
-from halab.checks import check_instance, check_int
+from halab.checks import check_instance, check_int, check_real
 from halab.widgets.core import Panel, choice, int_slider, slider
 from halab.widgets.lesson06 import _ms, check_drills
 
@@ -49,6 +49,8 @@ def draw_production(*, drills, bin_width: float = 0.1, slow: float = SLOW_SECOND
     """
     from halab.live.production import drill_numbers
 
+    check_real("bin_width", bin_width, 0, 3600, lo_open=True, unit="seconds")
+    check_real("slow", slow, 0, 3600, lo_open=True, unit="seconds")
     check_drills(drills)
     if not bin_width > 0:
         raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")

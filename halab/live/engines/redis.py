@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from halab.checks import check_instance, check_real
+from halab.checks import check_instance, check_real, make_rng
 from halab.live._proc import LOOPBACK
 from halab.live.engines._base import (
     Engine,
@@ -245,7 +245,7 @@ def model_detection(
     detector = FixedTimeoutDetector(down_after + interval)
     run = simulate_heartbeats(interval=interval, duration=60.0, delay=0.0002, seed=seed)
     qos = measure_qos(detector, run, crashes=crashes, seed=seed)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     expected = 0.0
     for p in stalls:
         gap = 2.0 * (p + down_after + interval) + 1.0
@@ -698,7 +698,7 @@ class RedisSentinel(Engine):
         records = tuple(self.kill_and_measure(n, timeout=timeout) for n in range(trials))
         timeout_s = self.down_after_ms / 1000
         interval = min(SENTINEL_PING_PERIOD, timeout_s)
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         detect = timeout_s + interval - rng.uniform(0.0, interval, size=200)
         return FailoverDrill(
             engine="RedisSentinel",

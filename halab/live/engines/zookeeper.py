@@ -48,6 +48,7 @@ import socket
 
 import numpy as np
 
+from halab.checks import make_rng
 from halab.live._proc import LOOPBACK
 from halab.live.engines._base import (
     Engine,
@@ -331,7 +332,7 @@ def simulated_failover(
     check_number("sync_limit", sync_limit, 1, 1000, integer=True)
     timeout = sync_limit * tick_time / 1000.0
     heartbeat = tick_time / 2000.0
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     leader = f"s{nodes}"
     leader_s = np.full(trials, np.nan)
     election_s = np.full(trials, np.nan)
