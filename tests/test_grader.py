@@ -316,6 +316,53 @@ def test_check_in_a_notebook_shows_a_cheat_without_traceback(tmp_path, capsys):
     assert "exit status 0" in shown, shown
 
 
+READS_SOLUTIONS = (
+    "import pathlib\n"
+    "answer = pathlib.Path({root!r}, 'solutions', {exercise!r} + '.py').read_text()\n"
+    "exec(compile(answer, 'answer', 'exec'))\n"
+)
+
+
+@pytest.mark.parametrize(
+    "prelude", [CHEATS["imports solutions/"][0], READS_SOLUTIONS], ids=["imports", "reads"]
+)
+def test_using_solutions_is_reported_by_make_grade_and_check(tmp_path, capsys, prelude):
+    """`make grade` (python -m halab.grading) and check() both say "used solutions/", whether
+    the module imports a solution or reads its file and runs it: never "passed"."""
+    exercise = EXERCISES[0]
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / f"{exercise}.py").write_text(_cheat_source(exercise, prelude))
+    assert grading.main(["--target", str(tmp_path / "x"), "--only", exercise]) == 1
+    board = capsys.readouterr().out
+    line = next(x for x in board.splitlines() if x.startswith(exercise))
+    assert "used solutions/" in line, board
+    assert "✗" in board and "used solutions/: your code" in board, board
+    result = grading.check(exercise, target=str(tmp_path / "x"))
+    shown = capsys.readouterr().out
+    assert result.status == grading.USED_SOLUTIONS and result.passed == 0, result
+    assert "used solutions/: your code" in shown and "Traceback" not in shown, shown
+
+
+@pytest.mark.parametrize(
+    "cheat",
+    [
+        "patches the test module",
+        "forges the report, then os._exit(0)",
+        "replaces conftest._outcomes",
+    ],
+)
+def test_check_reports_the_in_process_cheats_as_failed(tmp_path, capsys, cheat):
+    """The three cheats of issue 15, through check() as a notebook calls it."""
+    exercise = EXERCISES[1]
+    prelude, allowed = CHEATS[cheat]
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / f"{exercise}.py").write_text(_cheat_source(exercise, prelude))
+    result = grading.check(exercise, target=str(tmp_path / "x"))
+    shown = capsys.readouterr().out
+    assert result.passed == 0 and result.status in allowed | {grading.GRADER_ERROR}, shown
+    assert "Traceback" not in shown, shown
+
+
 def test_report_has_one_record_per_check(tmp_path):
     exercise = EXERCISES[0]
     path = tmp_path / "report.json"
