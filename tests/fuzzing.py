@@ -135,9 +135,7 @@ def draw_bad(data, names, valid):
 def names_a_parameter(message: str, names) -> bool:
     """Whether a ValueError's message names what was wrong: one of the parameters (or its
     singular), or a name the house style puts first ("inter must be in (0, 60] seconds")."""
-    return bool(re.match(r"\S+ must ", message)) or any(
-        n.rstrip("s") in message for n in names
-    )
+    return bool(re.match(r"\S+ must ", message)) or any(n.rstrip("s") in message for n in names)
 
 
 def expect_clear_error(qualname, fn, kwargs, *, allowed=(), limit: float = LIMIT):

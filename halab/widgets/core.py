@@ -171,10 +171,10 @@ def int_slider(value: int, low: int, high: int, description: str, step: int = 1)
 def choice(value: str, options, description: str):
     """A dropdown in the house style."""
     check_instance("description", description, str)
-    options = list(check_instance("options", options, (list, tuple, dict)))
+    check_instance("options", options, (list, tuple, dict))
     if not options:
         raise ValueError("options must name at least one choice, got none")
-    check_choice("value", value, options)
+    check_choice("value", value, options.values() if isinstance(options, dict) else options)
     return w.Dropdown(
         value=value,
         options=options,

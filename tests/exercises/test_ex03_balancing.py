@@ -100,7 +100,8 @@ def test_power_of_two(ex):
     assert abs(share - 2 / 3) < 5 * sd, (
         f"with active [0, 4, 4] the idle server should win 2/3 of the time (two DIFFERENT "
         f"servers drawn include it 2 times in 3), got {share:.3f} (seed {seed}); drawing with "
-        "replacement gives 5/9"
+        "replacement gives 5/9. Mitzenmacher's analysis draws with replacement, but this "
+        "exercise asks for two different servers: rng.choice(n, size=2, replace=False)"
     )
     picks = {ex.power_of_two([0, 0, 0, 0], np.random.default_rng(s)) for s in range(200)}
     assert picks == {0, 1, 2, 3}, (

@@ -121,4 +121,5 @@ MUTANTS = {
 MESSAGES = {
     "power of two draws loads and returns a load": "those are loads, not server numbers",
     "power of two breaks ties toward the second draw": "on a tie keep the FIRST one drawn",
+    "power of two draws with replacement": "draw two DIFFERENT servers",
 }
