@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from halab.checks import check_choice, check_instance, check_int, check_prob
+from halab.checks import check_choice, check_instance, check_int, check_prob, make_rng
 from halab.checks import non_negative as _non_negative
 from halab.checks import positive as _positive
 from halab.checks import probability as _probability
@@ -320,7 +320,7 @@ def simulate_markov(model: MarkovModel, *, horizon: float, seed: int | None = 0)
     """
     check_instance("model", model, MarkovModel)
     horizon = _positive("horizon", horizon)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     q = model.generator()
     out = -np.diag(q)
     rate = float(np.dot(model.stationary(), out))  # transitions per hour, in the long run
@@ -447,7 +447,7 @@ def simulate_timeline(
     repair_cv = _positive("repair_cv", repair_cv)
     check_choice("repair", repair, REPAIR_DISTRIBUTIONS)
     _horizon_cycles(horizon, mttf, mttr)
-    rng = np.random.default_rng(seed) if rng is None else rng
+    rng = make_rng(seed) if rng is None else rng
     cycles = max(16, int(1.5 * horizon / (mttf + mttr)) + 16)
     ups, downs = [], []
     total = 0.0
@@ -480,7 +480,7 @@ def simulated_availability(
     _horizon_cycles(
         _positive("horizon", horizon) * runs, _positive("mttf", mttf), _positive("mttr", mttr)
     )
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     return np.array(
         [
             simulate_timeline(
@@ -548,12 +548,15 @@ def simulate_system(
     """
     if len(components) == 0:
         raise ValueError("components must name at least one (mttf, mttr) pair")
+    for pair in components:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"components must hold (mttf, mttr) pairs, got {pair!r}")
     horizon = _positive("horizon", horizon)
     if structure is all or structure is any:  # Python's own: the whole system, or any part
         structure = {all: lambda up: up.all(axis=0), any: lambda up: up.any(axis=0)}[structure]
     if not callable(structure):
         raise ValueError(f"structure must be a function of the up/down array, got {structure!r}")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     lines = [simulate_timeline(f, r, horizon=horizon, rng=rng) for f, r in components]
     cuts = np.unique(
         np.concatenate([[0.0, horizon]] + [np.r_[t.failures, t.repairs] for t in lines])

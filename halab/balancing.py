@@ -44,7 +44,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from halab.checks import MAX_COUNT, check_int
+from halab.checks import MAX_COUNT, check_int, make_rng
 
 # scipy is imported inside the theory functions that need it: the live balancer process
 # imports this module for its policies, and scipy would add most of a second to its start.
@@ -179,7 +179,7 @@ class Policy:
         self.weighted = checked is not None and len(set(checked)) > 1
         self.weights = checked if checked is not None else [1] * self.servers
         if rng is None:
-            rng = np.random.default_rng(seed)
+            rng = make_rng(seed)
         elif not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         self.rng = rng
@@ -672,7 +672,7 @@ def make_policy(name: str, servers: int, **kw) -> Policy:
     """
     key = ALIASES.get(name, name) if isinstance(name, str) else name
     if key not in POLICIES:
-        raise ValueError(f"unknown policy {name!r}; known policies: {', '.join(POLICIES)}")
+        raise ValueError(f"unknown policy {name!r}: name must be one of {', '.join(POLICIES)}")
     return POLICIES[key](servers, **kw)
 
 
@@ -1186,6 +1186,7 @@ def workload(
     _scv(service)
     keys = _check_int("keys", keys, 1)
     seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0, None)
     arrivals_ss, work_ss, policy_ss, keys_ss = np.random.SeedSequence(seed).spawn(4)
     lam = load * float(mu.sum())
     gaps = np.random.default_rng(arrivals_ss).exponential(1.0 / lam, requests)

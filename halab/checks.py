@@ -36,6 +36,7 @@ __all__ = [
     "check_prob",
     "check_real",
     "is_number",
+    "make_rng",
     "negative",
     "non_negative",
     "positive",
@@ -166,6 +167,13 @@ def check_instance(name: str, value: Any, kind: type | tuple[type, ...]) -> Any:
         wanted = " or ".join(k.__name__ for k in kinds)
         raise TypeError(f"{name} must be a {wanted}, got {value!r}")
     return value
+
+
+def make_rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``numpy.random.default_rng(seed)`` for a ``seed`` that is a whole number >= 0 (``None``:
+    fresh entropy); else a ValueError naming the parameter, where NumPy's own message would say
+    only "expected non-negative integer"."""
+    return np.random.default_rng(None if seed is None else check_int(name, seed, 0, None))
 
 
 # --- the shapes the models use most --------------------------------------------------------------

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from halab.checks import MAX_COUNT, check_int, check_prob, check_real
+from halab.checks import MAX_COUNT, check_int, check_prob, check_real, make_rng
 from halab.checks import non_negative as _non_negative
 from halab.checks import positive as _positive
 from halab.sim import Latency, Network, Node, Simulation
@@ -500,6 +500,18 @@ class HeartbeatRun:
     sim: Simulation = field(repr=False)
 
 
+def _check_pairs(name: str, pairs) -> list[tuple[float, float]]:
+    """``pairs`` as a list of ``(time, value)`` number pairs, else a ValueError naming it."""
+    if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__iter__"):
+        raise TypeError(f"{name} must be a list of (time, value) pairs, got {pairs!r}")
+    out = []
+    for pair in pairs:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"{name} must hold (time, value) pairs, got {pair!r}")
+        out.append((check_real(name, pair[0]), check_real(name, pair[1])))
+    return out
+
+
 def simulate_heartbeats(
     interval: float = 1.0,
     duration: float = 600.0,
@@ -542,6 +554,9 @@ def simulate_heartbeats(
     loss = _probability("loss", loss)
     if detector is not None:
         _check_detector(detector)
+    check_real("delay", delay, 0.0, unit="seconds")
+    pauses = _check_pairs("pauses", pauses)
+    jitter_changes = _check_pairs("jitter_changes", jitter_changes)
     latency = Latency(delay, jitter, dist)
     sim = Simulation(seed=seed, network=Network(latency=latency, loss=loss), trace=trace)
     sender = sim.add(HeartbeatSender("p", "q", interval))
@@ -719,7 +734,7 @@ def measure_qos(
     mistakes = int(keep.sum())
     rate = mistakes / window
 
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     crash_times = np.sort(rng.uniform(max(begin, float(sent[0])), end, size=crashes))
     # The arrivals a crash at tc lets through: the longest prefix all sent before tc (its
     # state is the replay's at that point), plus any later arrival sent before tc (it was

@@ -60,7 +60,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from halab.checks import check_instance, check_int, check_real
+from halab.checks import check_instance, check_int, check_real, make_rng
 from halab.sim import Latency, Network, Node, Record, Simulation
 
 __all__ = [
@@ -1885,7 +1885,7 @@ def time_to_elect(
     noise = _check_number("timer_noise", timer_noise, 0.0)
     logs = _differing_logs(n) if differing_logs else [(1, 1)] * n
     hb = lo * HEARTBEAT_FRACTION
-    master = np.random.default_rng(seed)
+    master = make_rng(seed)
     times = np.full(trials, np.inf)
     splits = np.zeros(trials, dtype=int)
     for k in range(trials):
@@ -2039,7 +2039,7 @@ def leader_availability(
         )
     _latency(latency, jitter)
     lat_mean = float(latency.mean) if isinstance(latency, Latency) else float(latency)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     faults: list[tuple] = []
     for i in range(1, n + 1):
         t = float(rng.exponential(mtbf))

@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from halab import availability as av
-from halab.checks import check_instance, check_real
+from halab.checks import check_instance, check_real, make_rng
 from halab.checks import check_int as _count
 from halab.checks import non_negative as _non_negative
 from halab.checks import positive as _positive
@@ -235,7 +235,7 @@ def backoff_schedule(
     ceilings = _ceilings(attempts, base, cap, factor)
     if jitter == "none":
         return ceilings
-    rng = np.random.default_rng(seed) if rng is None else rng
+    rng = make_rng(seed) if rng is None else rng
     if jitter == "full":
         return rng.uniform(0.0, ceilings)
     if jitter == "equal":

@@ -89,6 +89,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from halab.checks import make_rng
+
 __all__ = [
     "Envelope",
     "Latency",
@@ -502,7 +504,7 @@ class Simulation:
         verbose: bool = False,
     ) -> None:
         self.now = 0.0
-        self.rng = np.random.default_rng(seed)
+        self.rng = make_rng(seed)
         self.network = network if network is not None else Network()
         self.nodes: dict[str, Node] = {}
         self.trace: list[Record] = []

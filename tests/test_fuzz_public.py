@@ -6,7 +6,8 @@ a bool, an empty list), the others set to a value that is valid for it. It may s
 values are fine for some parameters), but it must not raise anything other than ``ValueError`` or
 ``TypeError``, and no call may take more than :data:`LIMIT` seconds. Records (dataclasses,
 NamedTuples) that do not check their fields, exceptions and the kernel's node classes are left
-out: they hold values and do not check them. ``halab.live``, the widgets and the plots are not fuzzed here.
+out: they hold values and do not check them. ``halab.live`` and the widgets are fuzzed in
+tests/test_fuzz_live.py and tests/test_fuzz_widgets.py, with the machinery of tests/fuzzing.py.
 
 Deterministic: Hypothesis runs derandomized, so a failure comes back on every run; the message
 names the call, which can be pasted into a shell to replay it.
@@ -14,16 +15,24 @@ names the call, which can be pasted into a shell to replay it.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import inspect
 import math
-import signal
 import threading
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import (
+    Make,
+    call,
+    draw_bad,
+    expect_clear_error,
+    fuzz_settings,
+    nan_cases,
+    parameters,
+    public,
+    shown,
+)
+from hypothesis import given
 from hypothesis import strategies as st
 
 MODULES = [
@@ -37,22 +46,6 @@ MODULES = [
     "halab.replication",
     "halab.sim",
 ]
-LIMIT = 10  # seconds a single call may take
-BAD = [
-    math.nan,
-    math.inf,
-    -math.inf,
-    -1,
-    0,
-    -1e-9,
-    1e308,
-    10**30,
-    "2",
-    None,
-    True,
-    [],
-]
-
 # Valid values for required (or expensive) parameters, by parameter name; ``(function, name)``
 # wins over the name alone. Sizes are small so that a valid call takes milliseconds.
 VALID = {
@@ -143,19 +136,6 @@ VALID = {
 }
 
 
-class Make:
-    """A valid object built when first needed (a detector, a run, a design)."""
-
-    def __init__(self, build):
-        self.build = build
-        self.value = None
-
-    def get(self):
-        if self.value is None:
-            self.value = self.build()
-        return self.value
-
-
 def _heartbeat_run():
     from halab import detection
 
@@ -191,105 +171,21 @@ OBJECTS = {
 }
 
 
-def _is_record(obj) -> bool:
-    """A class that only holds values (a dataclass that checks nothing, a tuple, an error)."""
-    return inspect.isclass(obj) and (
-        (dataclasses.is_dataclass(obj) and not hasattr(obj, "__post_init__"))
-        or issubclass(obj, (tuple, BaseException))
-        or any(c.__name__ == "Node" for c in obj.__mro__)
-    )
-
-
-def _public(module):
-    names = getattr(module, "__all__", None) or [
-        n
-        for n, v in vars(module).items()
-        if not n.startswith("_") and getattr(v, "__module__", None) == module.__name__
-    ]
-    for name in sorted(names):
-        obj = getattr(module, name)
-        if (
-            callable(obj)
-            and not _is_record(obj)
-            and getattr(obj, "__module__", "") == module.__name__
-        ):
-            yield f"{module.__name__.removeprefix('halab.')}.{name}", obj
-
-
-FUNCTIONS = [pair for m in MODULES for pair in _public(importlib.import_module(m))]
+FUNCTIONS = [pair for m in MODULES for pair in public(importlib.import_module(m))]
 
 
 def _parameters(qualname, fn):
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):  # pragma: no cover
-        return [], {}
-    names, valid = [], {}
-    for p in sig.parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in ("self", "rng"):
-            continue
-        names.append(p.name)
-        made = OBJECTS.get((qualname, p.name), OBJECTS.get(p.name))
-        if made is not None and ((qualname, p.name) in OBJECTS or p.default is p.empty):
-            valid[p.name] = made.get() if isinstance(made, Make) else made
-        elif (qualname, p.name) in VALID:
-            valid[p.name] = VALID[(qualname, p.name)]
-        elif p.name in VALID and (p.default is p.empty or p.name in ("requests", "duration")):
-            valid[p.name] = VALID[p.name]
-        elif p.default is p.empty:
-            valid[p.name] = 1
-    return names, valid
-
-
-class _Timeout(BaseException):
-    """Raised in the main thread when a call runs over its limit."""
-
-
-def _call(fn, kwargs):
-    def alarm(signum, frame):
-        raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, LIMIT)
-    try:
-        fn(**kwargs)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _shown(qualname, kwargs):
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    return f"halab.{qualname}({args})"
+    return parameters(qualname, fn, VALID, OBJECTS)
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="SIGALRM")
 @pytest.mark.parametrize(("qualname", "fn"), FUNCTIONS, ids=[q for q, _ in FUNCTIONS])
-@settings(
-    derandomize=True,
-    max_examples=25,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(max_examples=25)
 @given(data=st.data())
 def test_bad_values_get_value_or_type_errors(qualname, fn, data):
     names, valid = _parameters(qualname, fn)
-    if not names:
-        return
-    kwargs = dict(valid)
-    for name in data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)):
-        kwargs[name] = data.draw(st.sampled_from(BAD), label=name)
-    try:
-        _call(fn, kwargs)
-    except (ValueError, TypeError):
-        pass
-    except _Timeout:
-        raise AssertionError(f"{_shown(qualname, kwargs)} ran for more than {LIMIT} s") from None
-    except Exception as error:  # noqa: BLE001 - any other exception is the bug this finds
-        raise AssertionError(
-            f"{_shown(qualname, kwargs)} raised {type(error).__name__}: {error}"
-        ) from error
+    if names:
+        expect_clear_error(qualname, fn, draw_bad(data, names, valid))
 
 
 def test_every_model_is_fuzzed():
@@ -304,9 +200,9 @@ def test_the_valid_values_are_valid():
     for qualname, fn in FUNCTIONS:
         _names, valid = _parameters(qualname, fn)
         try:
-            _call(fn, valid)
+            call(fn, valid)
         except (ValueError, TypeError) as error:
-            failures.append(f"{_shown(qualname, valid)}: {error}")
+            failures.append(f"{shown(qualname, valid)}: {error}")
     assert len(failures) <= len(FUNCTIONS) // 3, "\n".join(failures)
 
 
@@ -328,38 +224,27 @@ NAN_EXEMPT = {
 }
 
 
-def _nan_cases():
-    for qualname, fn in FUNCTIONS:
-        if qualname in NAN_EXEMPT:
-            continue
-        names, valid = _parameters(qualname, fn)
-        sig = inspect.signature(fn)
-        for name in names:
-            base = valid.get(name, sig.parameters[name].default)
-            numeric = isinstance(base, (int, float)) and not isinstance(base, bool)
-            if numeric and (qualname, name) not in NAN_EXEMPT:
-                yield pytest.param(qualname, fn, valid, name, id=f"{qualname}({name}=nan)")
-
-
 _BASELINE: dict[str, bool] = {}  # qualname -> whether its valid values are accepted
 
 
 def _accepts(qualname, fn, valid) -> bool:
     if qualname not in _BASELINE:
         try:
-            _call(fn, valid)
+            call(fn, valid)
             _BASELINE[qualname] = True
         except (ValueError, TypeError):
             _BASELINE[qualname] = False
     return _BASELINE[qualname]
 
 
-@pytest.mark.parametrize(("qualname", "fn", "valid", "name"), list(_nan_cases()))
+@pytest.mark.parametrize(
+    ("qualname", "fn", "valid", "name"), list(nan_cases(FUNCTIONS, _parameters, NAN_EXEMPT))
+)
 def test_nan_is_refused(qualname, fn, valid, name):
     if not _accepts(qualname, fn, valid):
         pytest.skip("the valid values are not valid for this function")
     with pytest.raises((ValueError, TypeError)):
-        _call(fn, {**valid, name: math.nan})
+        call(fn, {**valid, name: math.nan})
 
 
 def test_one_rule_for_numbers():
@@ -367,7 +252,7 @@ def test_one_rule_for_numbers():
     from halab import availability, balancing, detection, recovery, replication
     from halab.checks import check_int, check_real
 
-    for call in (
+    for calling in (
         lambda v: availability.availability(v, 2),
         lambda v: detection.phi(v, 1.0, 0.2),
         lambda v: replication.expected_lost_writes(v, 0.5),
@@ -376,7 +261,7 @@ def test_one_rule_for_numbers():
     ):
         for bad in ("2", True, math.nan, None):
             with pytest.raises((ValueError, TypeError)):
-                call(bad)
+                calling(bad)
     with pytest.raises(ValueError, match=r"mttf must be a finite number > 0, got '2'"):
         availability.availability("2", 2)
     with pytest.raises(ValueError, match=r"loss must be in \[0, 1\), got nan"):

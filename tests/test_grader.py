@@ -49,10 +49,20 @@ def _solution(exercise: str) -> types.ModuleType:
     return _load_file(ROOT / "solutions" / f"{exercise}.py", f"_solution_{exercise}")
 
 
-def _mutants(exercise: str) -> dict:
+def _mutants_module(exercise: str) -> types.ModuleType:
     path = ROOT / "tests" / "mutants" / f"{exercise}.py"
     assert path.exists(), f"{exercise} has no mutants file at {path}"
-    return _load_file(path, f"_mutants_{exercise}").MUTANTS
+    return _load_file(path, f"_mutants_{exercise}")
+
+
+def _mutants(exercise: str) -> dict:
+    """description -> the functions that replace the solution's."""
+    return _mutants_module(exercise).MUTANTS
+
+
+def _messages(exercise: str) -> dict:
+    """description -> a piece of text that one of the grader's messages to it must hold."""
+    return getattr(_mutants_module(exercise), "MESSAGES", {})
 
 
 def test_every_exercise_has_solution_grader_and_mutants():
@@ -102,6 +112,17 @@ def test_mutants_are_caught(exercise, description):
     assert caught, f"the grader for {exercise} passes a known-wrong answer: {description}"
     for name, message in caught:
         assert len(message) > 20, f"{name} catches '{description}' but says too little: {message!r}"
+    wanted = _messages(exercise).get(description)
+    assert wanted is None or any(wanted in message for _, message in caught), (
+        f"the grader for {exercise} catches '{description}' without saying {wanted!r}: "
+        + "; ".join(f"{name}: {message}" for name, message in caught)
+    )
+
+
+def test_every_expected_message_names_a_mutant():
+    for exercise in EXERCISES:
+        unknown = set(_messages(exercise)) - set(_mutants(exercise))
+        assert not unknown, f"tests/mutants/{exercise}.py: MESSAGES for no mutant: {unknown}"
 
 
 def _interface(tree: ast.Module):
@@ -293,6 +314,53 @@ def test_check_in_a_notebook_shows_a_cheat_without_traceback(tmp_path, capsys):
     shown = capsys.readouterr().out
     assert result.status == "failed" and "Traceback" not in shown, shown
     assert "exit status 0" in shown, shown
+
+
+READS_SOLUTIONS = (
+    "import pathlib\n"
+    "answer = pathlib.Path({root!r}, 'solutions', {exercise!r} + '.py').read_text()\n"
+    "exec(compile(answer, 'answer', 'exec'))\n"
+)
+
+
+@pytest.mark.parametrize(
+    "prelude", [CHEATS["imports solutions/"][0], READS_SOLUTIONS], ids=["imports", "reads"]
+)
+def test_using_solutions_is_reported_by_make_grade_and_check(tmp_path, capsys, prelude):
+    """`make grade` (python -m halab.grading) and check() both say "used solutions/", whether
+    the module imports a solution or reads its file and runs it: never "passed"."""
+    exercise = EXERCISES[0]
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / f"{exercise}.py").write_text(_cheat_source(exercise, prelude))
+    assert grading.main(["--target", str(tmp_path / "x"), "--only", exercise]) == 1
+    board = capsys.readouterr().out
+    line = next(x for x in board.splitlines() if x.startswith(exercise))
+    assert "used solutions/" in line, board
+    assert "✗" in board and "used solutions/: your code" in board, board
+    result = grading.check(exercise, target=str(tmp_path / "x"))
+    shown = capsys.readouterr().out
+    assert result.status == grading.USED_SOLUTIONS and result.passed == 0, result
+    assert "used solutions/: your code" in shown and "Traceback" not in shown, shown
+
+
+@pytest.mark.parametrize(
+    "cheat",
+    [
+        "patches the test module",
+        "forges the report, then os._exit(0)",
+        "replaces conftest._outcomes",
+    ],
+)
+def test_check_reports_the_in_process_cheats_as_failed(tmp_path, capsys, cheat):
+    """The three cheats of issue 15, through check() as a notebook calls it."""
+    exercise = EXERCISES[1]
+    prelude, allowed = CHEATS[cheat]
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / f"{exercise}.py").write_text(_cheat_source(exercise, prelude))
+    result = grading.check(exercise, target=str(tmp_path / "x"))
+    shown = capsys.readouterr().out
+    assert result.passed == 0 and result.status in allowed | {grading.GRADER_ERROR}, shown
+    assert "Traceback" not in shown, shown
 
 
 def test_report_has_one_record_per_check(tmp_path):

@@ -66,6 +66,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from halab.balancing import make_policy
+from halab.checks import check_instance
 from halab.live._http import (
     Connect,
     Exchange,
@@ -223,6 +224,10 @@ class Balancer:
             if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535:
                 raise ValueError(f"each port must be an integer in [1, 65535], got {p!r}")
         self.settings = settings = settings if settings is not None else Settings()
+        check_instance("settings", settings, Settings)
+        for what, fn in (("on_event", on_event), ("clock", clock)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{what} must be callable, got {fn!r}")
         self.n = n = len(ports)
         self.ports = ports
         self.names = list(names) if names is not None else [f"b{i}" for i in range(n)]

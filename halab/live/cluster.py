@@ -53,11 +53,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from halab.balancing import make_policy
-from halab.checks import check_real
+from halab.checks import check_instance, check_int, check_real, make_rng
 from halab.live._proc import LOOPBACK, launch, stop_process, wait_ready
 from halab.live.balancer import Balancer
 from halab.live.events import KINDS, Event
-from halab.live.loadgen import LoadGenerator, LoadResult
+from halab.live.loadgen import LoadGenerator, LoadResult, check_load
 from halab.live.production import check_front, make_front
 from halab.live.settings import MAX_BACKENDS, Settings
 
@@ -103,7 +103,8 @@ SETTLE = 3.0  # seconds a drill's load may run past its plan until the victim se
 def served_again(victim: int, after: float):
     """A predicate on a :class:`LoadResult`: backend ``victim`` answered a request sent at
     ``after`` seconds or later (the outcome a kill-and-revive drill waits for)."""
-    name = f"b{victim}"
+    name = f"b{check_int('victim', victim, 0, MAX_BACKENDS - 1)}"
+    after = check_real("after", after, finite=False, unit="seconds")
 
     def done(result: LoadResult) -> bool:
         return any(r.ok and r.backend == name and r.start >= after for r in result.records)
@@ -322,6 +323,7 @@ class LiveCluster:
             settings = Settings(policy=policy, **options)
         elif options or policy != "round_robin":
             raise ValueError("give either settings= or policy/options, not both")
+        check_instance("settings", settings, Settings)
         if settings.weights is not None and len(settings.weights) != backends:
             raise ValueError(f"weights must have {backends} entries, got {len(settings.weights)}")
         make_policy(settings.policy, backends, weights=settings.weights, seed=settings.seed)
@@ -739,6 +741,7 @@ class LiveCluster:
         if not variants:
             raise ValueError("variants must name at least one balancer's settings")
         _check_drill_times(kill_at, revive_at, duration, settle)
+        check_load(rate, concurrency, duration=duration + settle, timeout=timeout)
         events: dict[str, list[Event]] = {name: [] for name in variants}
         with contextlib.ExitStack() as stack:
             urls = {}
@@ -833,7 +836,7 @@ class LiveCluster:
             raise ValueError(f"trials must be an integer in [1, 100], got {trials!r}")
         if any(not s.checks or s.naive for s in variants.values()):
             raise ValueError("every variant needs health checks on (checks=True, naive=False)")
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         longest = max(s.inter for s in variants.values())
         events: dict[str, list[Event]] = {name: [] for name in variants}
         out = {name: np.full((trials, 2), np.nan) for name in variants}

@@ -47,6 +47,7 @@ STOP_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
 GUARDS_DIR = ".guards"  # inside an engine's top folder: one file per running node guard
 FOLDER_WAIT = 30.0  # seconds a folder guard waits for the node guards before deleting anyway
 POLL = 0.5  # seconds between two looks at the parent's pid
+MAX_PID = 2**22  # PID_MAX_LIMIT of 64-bit Linux (include/linux/threads.h): no pid is larger
 USAGE = (
     "usage: python -m halab.live.guard [--grace S] [--log FILE] [--keep] [--register DIR] "
     "<folder> [-- <command> ...]"
@@ -55,6 +56,8 @@ USAGE = (
 
 def alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_PID:
+        raise ValueError(f"pid must be an integer in [1, {MAX_PID}], got {pid!r}")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -125,6 +128,12 @@ def guard(argv: list[str], *, grace: float = STOP_GRACE, log: str | None = None)
 
 def wait_for_guards(folder: str, timeout: float = FOLDER_WAIT) -> None:
     """Wait until no guard registered in ``folder/.guards`` is alive (at most ``timeout`` s)."""
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 <= timeout <= 3600
+    ):
+        raise ValueError(f"timeout must be a number of seconds in [0, 3600], got {timeout!r}")
     deadline = time.monotonic() + timeout
     registry = Path(folder) / GUARDS_DIR
     while time.monotonic() < deadline:

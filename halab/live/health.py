@@ -56,7 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from halab.checks import check_int, check_real
+from halab.checks import check_int, check_real, make_rng
 
 UP = "UP"
 DOWN = "DOWN"
@@ -332,12 +332,10 @@ def ejection_bounds(
         consecutive_5xx: failures in a row that eject.
         retries: the balancer's retries per request (only whether it is above 0 matters).
     """
-    if not rate > 0:
-        raise ValueError(f"rate must be > 0 requests per second, got {rate!r}")
-    if backends < 1 or consecutive_5xx < 1:
-        raise ValueError("backends and consecutive_5xx must be >= 1")
-    if retries < 0:
-        raise ValueError(f"retries must be >= 0, got {retries!r}")
+    check_real("rate", rate, 0, lo_open=True, unit="requests per second")
+    check_int("backends", backends, 1, 1000)
+    check_int("consecutive_5xx", consecutive_5xx, 1, 1000)
+    check_int("retries", retries, 0, 100)
     gap = backends / rate
     if retries == 0:
         return (consecutive_5xx - 1) * gap, consecutive_5xx * gap
@@ -372,10 +370,10 @@ def simulate_checks(
     Returns:
         ``(down, up)``: two NumPy arrays of ``trials`` delays in seconds.
     """
-    _check_args(inter, check_time)
+    _check_args(inter, check_time, fall=fall, rise=rise)
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 1_000_000:
         raise ValueError(f"trials must be an integer in [1, 1000000], got {trials!r}")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     cycle = inter + check_time  # from the start of one check to the start of the next
     down = np.empty(trials)
     up = np.empty(trials)

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import requests
 
+from halab.checks import check_instance, check_real
+
 MAX_DURATION = 600.0  # seconds
 MAX_REQUESTS = 1_000_000
 MAX_WORKERS = 64
@@ -131,8 +133,9 @@ class LoadResult:
     """
 
     def __init__(self, records: list[Record], t0: float) -> None:
+        records = [check_instance("records", r, Record) for r in records]
         self.records = sorted(records, key=lambda r: r.start)
-        self.t0 = t0
+        self.t0 = check_real("t0", t0, unit="seconds")
 
     def __len__(self) -> int:
         return len(self.records)
@@ -207,6 +210,34 @@ class LoadResult:
         return edges, per_backend, failures
 
 
+def check_load(
+    rate: float | None = None,
+    concurrency: int = 4,
+    count: int | None = None,
+    duration: float | None = None,
+    method: str = "GET",
+    timeout: float = 5.0,
+) -> None:
+    """``ValueError`` (or ``TypeError``) naming the first of :class:`LoadGenerator`'s load
+    settings that is out of range; the drills call it before they start anything."""
+    if not isinstance(method, str) or not method.isalpha() or len(method) > 16:
+        raise ValueError(f"method must be an HTTP method such as 'GET', got {method!r}")
+    if rate is not None and not (0 < rate <= 100_000):
+        raise ValueError(f"rate must be in (0, 100000] requests/s, got {rate}")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise ValueError(f"concurrency must be an integer in [1, {MAX_WORKERS}]")
+    if not 1 <= concurrency <= MAX_WORKERS:
+        raise ValueError(f"concurrency must be in [1, {MAX_WORKERS}], got {concurrency}")
+    if count is None and duration is None:
+        raise ValueError("count must be given, or duration, or both: the load must be bounded")
+    if count is not None and not (1 <= count <= MAX_REQUESTS):
+        raise ValueError(f"count must be in [1, {MAX_REQUESTS}], got {count}")
+    if duration is not None and not (0 < duration <= MAX_DURATION):
+        raise ValueError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {duration}")
+    if not 0 < timeout <= 600:
+        raise ValueError(f"timeout must be in (0, 600] seconds, got {timeout}")
+
+
 class LoadGenerator:
     """Sends bounded load to ``url`` from worker threads; runs in the background.
 
@@ -243,20 +274,9 @@ class LoadGenerator:
             raise ValueError(f"path must start with '/', got {path!r}")
         if any(ord(c) < 33 or ord(c) == 127 for c in path) or "@" in path:
             raise ValueError(f"path must not contain blanks, control characters or '@': {path!r}")
-        if rate is not None and not (0 < rate <= 100_000):
-            raise ValueError(f"rate must be in (0, 100000] requests/s, got {rate}")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-            raise ValueError(f"concurrency must be an integer in [1, {MAX_WORKERS}]")
-        if not 1 <= concurrency <= MAX_WORKERS:
-            raise ValueError(f"concurrency must be in [1, {MAX_WORKERS}], got {concurrency}")
-        if count is None and duration is None:
-            raise ValueError("give count or duration (or both): the load must be bounded")
-        if count is not None and not (1 <= count <= MAX_REQUESTS):
-            raise ValueError(f"count must be in [1, {MAX_REQUESTS}], got {count}")
-        if duration is not None and not (0 < duration <= MAX_DURATION):
-            raise ValueError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {duration}")
-        if not 0 < timeout <= 600:
-            raise ValueError(f"timeout must be in (0, 600] seconds, got {timeout}")
+        check_load(rate, concurrency, count, duration, method, timeout)
+        if t0 is not None:
+            check_real("t0", t0, unit="seconds")
         self.url = check_local_url(url.rstrip("/") + path)
         self.rate = rate
         self.concurrency = concurrency

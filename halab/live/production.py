@@ -77,6 +77,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import halab.live.guard as _guard
+from halab.checks import check_instance, check_int, check_real
 from halab.live._proc import LOOPBACK, child_env, stop_process, wait_ready
 from halab.live.events import Event
 from halab.live.settings import IDEMPOTENT_METHODS, MAX_BACKENDS, Settings
@@ -468,9 +469,20 @@ def nginx_lines(
     return out
 
 
+def _check_pairs(name: str, pairs) -> list[tuple[str, str]]:
+    """``pairs`` as a list of ``(setting, line)`` string pairs, else a clear error."""
+    out = list(check_instance(name, pairs, (list, tuple)))
+    for pair in out:
+        if not (
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+        ):
+            raise ValueError(f"{name} must hold (setting, line) pairs of strings, got {pair!r}")
+    return out
+
+
 def config_text(lines: Sequence[tuple[str, str]]) -> str:
     """The configuration file made of ``(setting, line)`` pairs."""
-    return "\n".join(line for _, line in lines) + "\n"
+    return "\n".join(line for _, line in _check_pairs("lines", lines)) + "\n"
 
 
 def unmapped(settings: Settings, server: str) -> list[tuple[str, str]]:
@@ -574,6 +586,8 @@ def removal_bound(
     if fault not in FAULTS:
         raise ValueError(f"fault must be one of {FAULTS}, got {fault!r}")
     settings = _check_settings(settings)
+    check_real("rate", rate, 0, lo_open=True, unit="requests per second")
+    check_int("backends", backends, 1, MAX_BACKENDS)
     bounds = [math.inf]
     if settings.checks and balancer != "nginx":
         wait = settings.effective_check_timeout if fault == "hang" else 0.0
@@ -622,7 +636,10 @@ def annotated(pairs: Sequence[tuple[str, str]], settings: Settings) -> str:
     a valid configuration.
     """
     settings = _check_settings(settings)
-    width = min(64, max(len(line) for s, line in pairs if s) + 2)  # long lines: 2 spaces
+    pairs = _check_pairs("pairs", pairs)
+    width = min(
+        64, max([len(line) for s, line in pairs if s], default=0) + 2
+    )  # long lines: 2 spaces
     out = []
     for setting, line in pairs:
         if not setting:
@@ -711,6 +728,11 @@ class ProductionBalancer:
         edit: Callable[[list[tuple[str, str]]], list[tuple[str, str]]] | None = None,
     ) -> None:
         self.settings = _check_settings(Settings() if settings is None else settings)
+        for what, fn in (("on_event", on_event), ("edit", edit)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{what} must be callable, got {fn!r}")
+        if binary is not None:
+            check_instance("binary", binary, str)
         self.edit = edit
         self.names = _names(ports, names)
         self.ports = list(ports)
@@ -1081,15 +1103,19 @@ def drill_through(
     Raises:
         ServerNotFound: HAProxy or nginx is not installed.
     """
-    from halab.live.cluster import SETTLE, Drill, _check_drill_times, served_again
-    from halab.live.loadgen import LoadGenerator
+    from halab.live.cluster import SETTLE, Drill, LiveCluster, _check_drill_times, served_again
+    from halab.live.loadgen import LoadGenerator, check_load
 
+    check_instance("cluster", cluster, LiveCluster)
     if balancer not in BALANCERS:
         raise ValueError(f"balancer must be one of {BALANCERS}, got {balancer!r}")
     if fault not in FAULTS:
         raise ValueError(f"fault must be one of {FAULTS}, got {fault!r}")
     settle = SETTLE if settle is None else settle
     _check_drill_times(kill_at, revive_at, duration, settle)
+    check_load(rate, concurrency, duration=duration + settle, timeout=timeout)
+    check_int("victim", victim, 0, cluster.n - 1)
+    victim = cluster._index(victim)  # and the cluster must be running
     settings = cluster.settings
     begin_kind, end_kind = ("kill", "revive") if fault == "kill" else ("hang", "heal")
     events: list[Event] = []
@@ -1183,8 +1209,11 @@ def drill_numbers(drill, *, slow: float = 0.5) -> dict:
     """
     import numpy as np
 
+    from halab.live.cluster import Drill
+
     if not slow > 0:
         raise ValueError(f"slow must be > 0 seconds, got {slow}")
+    check_instance("drill", drill, Drill)
     lat = drill.load.latencies
     starts = drill.load.starts
     span = float(starts.max() - starts.min()) if len(starts) > 1 else float("nan")
@@ -1237,6 +1266,8 @@ def _group_alive(pgid: int) -> bool:
 
 def wait_group_gone(pgid: int, timeout: float = 5.0) -> bool:
     """Wait up to ``timeout`` seconds until process group ``pgid`` is empty; True if it is."""
+    check_int("pgid", pgid, 1, _guard.MAX_PID)
+    check_real("timeout", timeout, 0, 3600, unit="seconds")
     deadline = time.monotonic() + timeout
     while _group_alive(pgid):
         if time.monotonic() >= deadline:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from halab.checks import check_instance, check_int
 from halab.live.settings import IDEMPOTENT_METHODS
 
 
@@ -71,10 +72,11 @@ def may_retry(
     >>> may_retry("POST", reached=True, status=None, attempts=1, retries=2)
     False
     """
-    if attempts < 1:
-        raise ValueError(f"attempts must be >= 1, got {attempts}")
-    if retries < 0:
-        raise ValueError(f"retries must be >= 0, got {retries}")
+    check_instance("method", method, str)
+    check_int("attempts", attempts, 1, 1000)
+    check_int("retries", retries, 0, 100)
+    if status is not None:
+        check_int("status", status, 100, 599)
     if status is not None and status < 500:
         return False  # not a failure
     if attempts > retries:

@@ -34,6 +34,8 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 
+from halab.checks import check_int
+
 # Request methods that RFC 9110, section 9.2.2, defines as idempotent: sending one twice has
 # the same effect on the server as sending it once, so a balancer may retry it elsewhere.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -113,6 +115,7 @@ class Settings:
             if not weights or any(not math.isfinite(w) or w <= 0 for w in weights):
                 raise ValueError(f"weights must be positive numbers, got {self.weights!r}")
             object.__setattr__(self, "weights", weights)
+        check_int("seed", self.seed, 0, None)
         _positive("inter", self.inter, upper=60.0)
         _count("rise", self.rise)
         _count("fall", self.fall)

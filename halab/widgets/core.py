@@ -12,6 +12,8 @@ import numpy as np
 from IPython import get_ipython
 from IPython.display import Image, clear_output, display
 
+from halab.checks import check_choice, check_instance, check_int, check_real
+
 RENDER_DPI = 80  # dots per inch of the PNG a panel shows
 
 
@@ -39,6 +41,12 @@ class Panel:
         fixed: Mapping[str, object] | None = None,
         columns: int = 3,
     ):
+        if not callable(draw):
+            raise TypeError(f"draw must be a drawing function, got {draw!r}")
+        check_instance("controls", controls, Mapping)
+        if fixed is not None:
+            check_instance("fixed", fixed, Mapping)
+        columns = check_int("columns", columns, 1, 12)
         self.draw = draw
         self.controls = dict(controls)
         self.fixed = dict(fixed or {})
@@ -110,6 +118,12 @@ def slider(
     log: bool = False,
 ):
     """A float slider in the house style (wide label, released-only updates)."""
+    check_instance("description", description, str)
+    check_instance("readout", readout, str)
+    low = check_real("low", low, 0 if log else -np.inf, lo_open=log)
+    high = check_real("high", high, low, lo_open=True)
+    value = check_real("value", value, low, high)
+    step = check_real("step", step, 0, lo_open=True)
     cls = w.FloatLogSlider if log else w.FloatSlider
     style = {"description_width": "initial"}
     if log:
@@ -138,6 +152,11 @@ def slider(
 
 def int_slider(value: int, low: int, high: int, description: str, step: int = 1):
     """An integer slider in the house style."""
+    check_instance("description", description, str)
+    low = check_int("low", low, None, None)
+    high = check_int("high", high, low + 1, None)
+    value = check_int("value", value, low, high)
+    step = check_int("step", step, 1, high - low)
     return w.IntSlider(
         value=value,
         min=low,
@@ -151,6 +170,11 @@ def int_slider(value: int, low: int, high: int, description: str, step: int = 1)
 
 def choice(value: str, options, description: str):
     """A dropdown in the house style."""
+    check_instance("description", description, str)
+    check_instance("options", options, (list, tuple, dict))
+    if not options:
+        raise ValueError("options must name at least one choice, got none")
+    check_choice("value", value, options.values() if isinstance(options, dict) else options)
     return w.Dropdown(
         value=value,
         options=options,

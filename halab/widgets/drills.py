@@ -16,6 +16,7 @@ import matplotlib
 import numpy as np
 
 from halab import plots
+from halab.checks import check_instance, check_real
 
 DRILL_MARKS = {  # event kind -> (colour, line style, label) of its vertical line
     "kill": ("#c0392b", "--", "kill"),
@@ -82,10 +83,13 @@ def drill_series(drill, *, bin_width: float = 0.1, end: float | None = None, slo
         send time; zeros when none or not read back), each per second; ``marks``
         (:func:`drill_marks`, shifted to the same origin).
     """
-    if not bin_width > 0:
-        raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
-    if not slow > 0:
-        raise ValueError(f"slow must be > 0 seconds, got {slow}")
+    from halab.live import Drill
+
+    check_instance("drill", drill, Drill)
+    check_real("bin_width", bin_width, 0, 3600, lo_open=True, unit="seconds")
+    check_real("slow", slow, 0, 3600, lo_open=True, unit="seconds")
+    if end is not None:
+        check_real("end", end, 0, 86400, lo_open=True, unit="seconds")
     origin = drill.start
     t = drill.load.starts - origin
     if end is None:
@@ -148,10 +152,21 @@ def _span(drill) -> float:
     return last - drill.start
 
 
-def rows_figure(drills, *, hspace: float = 0.55):
-    """A figure of one row per drill, sharing the time axis: ``(fig, axes)``, axes ``(n, 1)``."""
+def check_drills(drills) -> dict:
+    """``drills`` as a dict from label to :class:`halab.live.Drill`; else a clear error."""
+    from halab.live import Drill
+
+    check_instance("drills", drills, dict)
     if not drills:
         raise ValueError("drills must hold at least one drill")
+    for drill in drills.values():
+        check_instance("drills", drill, Drill)
+    return drills
+
+
+def rows_figure(drills, *, hspace: float = 0.55):
+    """A figure of one row per drill, sharing the time axis: ``(fig, axes)``, axes ``(n, 1)``."""
+    check_drills(drills)
     rows = len(drills)
     return plots.figure(
         rows,
@@ -176,8 +191,8 @@ def draw_drills(*, drills, bin_width: float = 0.1, slow: float = SLOW_SECONDS):
         bin_width: seconds per bar.
         slow: seconds above which an answer counts as slow.
     """
-    if not bin_width > 0:
-        raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
+    check_real("bin_width", bin_width, 0, 3600, lo_open=True, unit="seconds")
+    check_real("slow", slow, 0, 3600, lo_open=True, unit="seconds")
     fig, axes = rows_figure(drills, hspace=0.55)
     spans = [_span(d) for d in drills.values() if len(d.load)]
     bins = max(spans, default=1.0) / bin_width
@@ -263,9 +278,14 @@ def draw_leader_failover(*, drills):
             :class:`~halab.live.engines._base.FailoverDrill`; an entry that is a ``str`` (the
             install hint of a missing engine) is left out.
     """
+    from halab.live.engines._base import FailoverDrill
+
+    check_instance("drills", drills, dict)
     drills = {k: v for k, v in drills.items() if not isinstance(v, str)}
     if not drills:
         raise ValueError("drills must hold at least one drill")
+    for drill in drills.values():
+        check_instance("drills", drill, FailoverDrill)
     fig, axes = plots.figure(
         1, len(drills), width=plots.FIGSIZE[0] * (0.5 + 0.5 * len(drills)), squeeze=False
     )

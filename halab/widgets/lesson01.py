@@ -7,6 +7,7 @@ import numpy as np
 
 from halab import availability as av
 from halab import plots
+from halab.checks import check_int, check_real, make_rng
 from halab.widgets.core import Panel, choice, int_slider, slider
 
 HOURS_PER_YEAR = av.HOURS_PER["year"]
@@ -27,8 +28,10 @@ def draw_timeline(
     each run over [0, t] (markers) beside MTTF / (MTTF + MTTR) (line) and the 95% band of
     the renewal-reward central limit theorem (shaded), which narrows as 1/√t.
     """
+    check_real("years", years, 0, 1000, lo_open=True)
+    check_int("runs", runs, 1, 50)
     horizon = years * HOURS_PER_YEAR
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     lines = [
         av.simulate_timeline(mttf, mttr, horizon=horizon, repair=repair, repair_cv=0.5, rng=rng)
         for _ in range(runs)

@@ -6,6 +6,7 @@ import numpy as np
 
 from halab import availability as av
 from halab import plots
+from halab.checks import check_int
 from halab.widgets.core import Panel, int_slider, slider
 from halab.widgets.lesson01 import HOURS_PER_YEAR
 
@@ -31,6 +32,8 @@ def draw_structures(
     """
     a = av.availability(mttf, mttr)
     horizon = years * HOURS_PER_YEAR
+    max_n = check_int("max_n", max_n, 1, 20)
+    k = check_int("k", k, 1, 20)
     ns = np.arange(1, max_n + 1)
     fig, ax = plots.figure()
     cases = [

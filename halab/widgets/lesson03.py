@@ -8,6 +8,7 @@ import numpy as np
 
 from halab import balancing as bal
 from halab import plots
+from halab.checks import check_instance, check_int
 from halab.widgets.core import Panel, choice, int_slider, slider
 
 LB_POLICIES = list(bal.POLICIES)
@@ -149,6 +150,8 @@ def draw_policies(
     two: Mitzenmacher's many-server limit; central queue: M/M/c, the bound); markers are
     simulations. The y axes are logarithmic.
     """
+    if isinstance(loads, (str, bytes)) or not len(loads):
+        raise ValueError(f"loads must list at least one load in (0, 1), got {loads!r}")
     loads = np.asarray(loads, dtype=float)
     fine = np.linspace(loads.min(), loads.max(), 40)
     fig, (mean_ax, p99_ax) = plots.figure(1, 2, width=plots.FIGSIZE[0] * 1.6)
@@ -198,6 +201,9 @@ def draw_policies(
 
 def draw_keys_moved(*, max_servers: int = 20, keys: int = 2000, vnodes: int = 100):
     """Keys that move when one server joins n servers: hash % n against consistent hashing."""
+    max_servers = check_int("max_servers", max_servers, 1, 1000)
+    check_int("keys", keys, 1, 10**6)
+    check_int("vnodes", vnodes, 1, 10_000)
     ns = np.arange(1, max_servers + 1)
     fig, ax = plots.figure()
     for i, method in enumerate(("modulo", "ring", "rendezvous")):
@@ -227,9 +233,14 @@ def draw_stale(means: dict[str, list[float]] | None = None, *, seed: int = 0):
     on load figures, and the central queue's M/M/10 bound. ``means``: a result of
     ``stale_means()`` already computed (default: computed here with ``seed``).
     """
+    check_int("seed", seed, 0, None)
     refreshes = list(bal.STALE_REFRESH)
     if means is None:
         means = bal.stale_means(refreshes=refreshes, seed=seed)
+    check_instance("means", means, dict)
+    for name, ys in means.items():
+        if len(check_instance("means", ys, (list, tuple, np.ndarray))) != len(refreshes):
+            raise ValueError(f"means[{name!r}] must hold {len(refreshes)} means, got {len(ys)}")
     if refreshes[0] == 0:  # fresh figures have no place on a log axis: the text prints them
         refreshes, means = refreshes[1:], {k: v[1:] for k, v in means.items()}
     fig, ax = plots.figure()

@@ -6,6 +6,7 @@ import numpy as np
 
 from halab import detection as det
 from halab import plots
+from halab.checks import check_int, check_real
 from halab.widgets.core import Panel, int_slider, slider
 
 FD_DELAY = 0.05  # mean one-way network delay of the lesson's link, seconds
@@ -59,6 +60,7 @@ def draw_heartbeats(
     ``jitter``; each heartbeat is lost with probability ``loss``; p crashes at ``crash_at``.
     φ is Akka's detector with no acceptable pause and a minimum deviation of interval/10.
     """
+    check_real("threshold", threshold, 0, 100, lo_open=True)
     run = det.simulate_heartbeats(
         interval=interval,
         duration=FD_WINDOW,
@@ -142,7 +144,10 @@ def draw_qos(
     Constant delay ``delay``, independent loss; ``beats`` heartbeats are simulated and
     200 crash times tried for each k.
     """
+    check_real("delay", delay, 0, 60, unit="seconds")
     ks = np.arange(1, 9)
+    beats = check_int("beats", beats, 10, 10**6)
+    interval = check_real("interval", interval, 0, 60, lo_open=True, unit="seconds")
     run = det.simulate_heartbeats(
         interval=interval, duration=beats * interval, delay=delay, loss=loss, seed=seed
     )
@@ -230,6 +235,7 @@ def draw_tradeoff(
     where it predicts fewer mistakes than the run could show. Lower left is better; settings
     that made no mistake in the run sit on the dotted floor.
     """
+    check_real("jitter", jitter, 0, 60, unit="seconds")
     run = det.simulate_heartbeats(
         interval=interval,
         duration=beats * interval,
@@ -307,6 +313,8 @@ def draw_adaptation(
     0.5 s, standard deviation 5 ms, then ``jitter_after``). Lines: how long each detector
     would now wait after a heartbeat before suspecting. Ticks at the top: wrong suspicions.
     """
+    check_real("jitter_after", jitter_after, 0, 60, unit="seconds")
+    check_real("threshold", threshold, 0, 100, lo_open=True)
     change, end = 600.0, 1800.0
     run = det.simulate_heartbeats(
         interval=1.0,
@@ -380,6 +388,9 @@ def draw_gc_pause(
     acceptable pause and with ``acceptable_pause`` (Akka's ``acceptable-heartbeat-pause``),
     against the threshold. Shaded: suspicion (top: fixed; bottom: φ without the pause).
     """
+    check_real("pause", pause, 0, 3600, unit="seconds")
+    check_real("acceptable_pause", acceptable_pause, 0, 3600, unit="seconds")
+    check_real("threshold", threshold, 0, 100, lo_open=True)
     start, end = 60.3, 120.0
     run = det.simulate_heartbeats(
         interval=1.0, duration=end, delay=FD_DELAY, jitter=0.01, pauses=[(start, pause)], seed=seed
@@ -466,6 +477,9 @@ def draw_settings(
     failureThreshold, timeoutSeconds 1), ZooKeeper (tickTime, the session timeout asked for)
     and Akka Cluster's φ defaults. Each bar runs from the best case to the worst.
     """
+    check_real("inter", inter, 0, 3600, lo_open=True, unit="seconds")
+    check_real("tick_time", tick_time, 0, 3600, lo_open=True, unit="seconds")
+    check_real("session_timeout", session_timeout, 0, 86_400, lo_open=True, unit="seconds")
     rows = [
         det.haproxy_detection(inter=inter, fall=fall),
         det.kubernetes_detection(

@@ -7,6 +7,7 @@ import matplotlib
 import numpy as np
 
 from halab import election, plots
+from halab.checks import check_instance, check_int, check_real
 from halab.sim import Latency
 from halab.widgets.core import Panel, choice, int_slider, slider
 
@@ -176,7 +177,8 @@ class ClusterPanel(Panel):
     ACTIONS = ("crash_leader", "restart_all", "split", "heal")
 
     def __init__(self, *, step: float = 1.0, start: float = 1.5) -> None:
-        self.step, self.start = step, start
+        self.step = check_real("step", step, 0, 60, lo_open=True, unit="seconds")
+        self.start = check_real("start", start, 0, 60, unit="seconds")
         super().__init__(
             draw_cluster,
             {
@@ -268,6 +270,9 @@ def draw_time_to_elect(
     The range with no randomness runs a tenth of the trials, as in the dissertation (100 of
     1000). Black markers are the figures the text of section 9.4 quotes.
     """
+    for pair in check_instance("ranges", ranges, (list, tuple)):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"ranges must hold (low, high) timeout pairs, got {pair!r}")
     fig, ax = plots.figure(height=5.0, margins={"bottom": 0.4, "top": 0.93})
     for k, (lo, hi) in enumerate(ranges):
         n = max(10, trials // 10) if lo == hi else trials
@@ -369,6 +374,7 @@ def draw_split_brain(
 ):
     """The same faults on Bully, Raft and ZooKeeper, one block of rows each: who leads on each
     side of a partition, and whether two leaders ever shared a term."""
+    check_int("nodes", nodes, 1, 15)
     if scenario not in SPLIT_SCENARIOS:
         raise ValueError(f"scenario must be one of {list(SPLIT_SCENARIOS)}, got {scenario!r}")
     faults = SPLIT_SCENARIOS[scenario]

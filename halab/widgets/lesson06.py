@@ -12,9 +12,10 @@ from IPython import get_ipython
 from IPython.display import Image, display
 
 from halab import plots
+from halab.checks import check_instance, check_real
 from halab.live import health as live_health
 from halab.widgets.core import RENDER_DPI, Panel, int_slider, slider
-from halab.widgets.drills import rows_figure
+from halab.widgets.drills import check_drills, rows_figure
 
 LIVE_MARKS = {  # event kind -> (colour, line style, label) of its vertical line
     "kill": ("#c0392b", "--", "kill"),
@@ -40,6 +41,9 @@ def _marks(ax, timeline, backend, *, start: float, end: float, labels: bool = Tr
             zorder=2,
         )
         seen.add(e.kind)
+
+
+MAX_BARS = 100_000  # bars of one traffic plot: more would take minutes and show nothing
 
 
 def draw_traffic(
@@ -68,14 +72,26 @@ def draw_traffic(
         origin: the time drawn as 0 (e.g. the start of a drill), seconds.
         title: the figure's title.
     """
-    if not bin_width > 0:
-        raise ValueError(f"bin_width must be > 0 seconds, got {bin_width}")
+    for what, t in (("start", start), ("end", end)):
+        if t is not None:
+            check_real(what, t, unit="seconds")
+    check_real("origin", origin, unit="seconds")
+    check_real("bin_width", bin_width, 0, 3600, lo_open=True, unit="seconds")
+    from halab.live import LoadResult
+
+    check_instance("load", load, LoadResult)
     starts = load.starts
     if start is None:
         start = float(starts.min()) if len(starts) else 0.0
     if end is None:
         end = float(starts.max()) if len(starts) else start + 1.0
         end = start + max(1, int((end - start) / bin_width)) * bin_width  # whole bins only
+    first = min(start, float(starts.min())) if len(starts) else start
+    if not end > start or (end - first) / bin_width > MAX_BARS:
+        raise ValueError(
+            f"end must come after start, at most {MAX_BARS} bars of bin_width from the first "
+            f"request; got start {start:g}, end {end:g}, bin_width {bin_width:g}"
+        )
     edges, per_backend, failures = load.rates(bin_width=bin_width, end=end)
     keep = edges[:-1] >= start - 1e-9
     x = edges[:-1][keep] - origin
@@ -142,6 +158,9 @@ def draw_traffic(
 
 def draw_drill(*, drill, bin_width: float = 0.2):
     """One kill-and-revive drill (a :class:`halab.live.Drill`) as :func:`draw_traffic` draws it."""
+    from halab.live import Drill
+
+    check_instance("drill", drill, Drill)
     s = drill.summary()
     title = (
         f"kill {drill.name} under {s['requests']} requests: {s['failed']} failed, "
@@ -171,6 +190,8 @@ def draw_compare(*, drills, bin_width: float = 0.1):
         drills: a dict from label to :class:`halab.live.Drill` (from ``LiveCluster.compare``).
         bin_width: seconds per bar.
     """
+    check_real("bin_width", bin_width, 0, 3600, lo_open=True, unit="seconds")
+    check_drills(drills)
     fig, axes = rows_figure(drills, hspace=0.5)
     origin = min(d.start for d in drills.values())
     last = max(float(d.load.starts.max()) for d in drills.values())
@@ -328,8 +349,11 @@ class LivePanel:
     ACTIONS = ("kill", "revive", "slow", "fail", "heal")
 
     def __init__(self, cluster, *, rate: float = 50.0, window: float = 10.0) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be > 0 requests per second, got {rate}")
+        from halab.live import LiveCluster
+
+        check_instance("cluster", cluster, LiveCluster)
+        rate = check_real("rate", rate, 0, 100_000, lo_open=True, unit="requests per second")
+        window = check_real("window", window, 0, 3600, lo_open=True, unit="seconds")
         self.cluster = cluster
         self.rate = rate
         self.window = window

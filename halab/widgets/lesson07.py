@@ -6,6 +6,7 @@ import ipywidgets as w
 import numpy as np
 
 from halab import plots
+from halab.checks import check_int
 from halab.widgets.core import Panel, choice, int_slider, slider
 
 REP_LAGS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2)  # seconds, the lags drawn as markers
@@ -21,6 +22,7 @@ def _lost_by_lag(rate: float, runs: int, seed: int) -> np.ndarray:
     """``replication.lost_writes_vs_lag`` over ``REP_LAGS``, remembered (it is pure)."""
     from halab import replication as rep
 
+    runs = check_int("runs", runs, 1, 10_000)
     key = (rate, runs, seed)
     if key not in _REP_CACHE:
         if len(_REP_CACHE) > 64:
@@ -48,6 +50,7 @@ def draw_replication(
     """
     from halab import replication as rep
 
+    check_int("runs", runs, 1, 10_000)
     partition_at = REP_PARTITION_AT if partition else None
     res = rep.simulate_failover(
         mode, lag=lag, rate=rate, partition_at=partition_at, seed=seed, **REP_FAILOVER

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from halab import plots
+from halab.checks import check_int, check_real, make_rng
 from halab.widgets.core import Panel, choice, int_slider, slider
 from halab.widgets.lesson01 import HOURS_PER_YEAR
 
@@ -28,7 +29,11 @@ def draw_backoff(
     """
     from halab import recovery as rc
 
-    rng = np.random.default_rng(seed)
+    check_real("base", base, 0, 3600, lo_open=True, unit="seconds")
+    check_real("cap", cap, base, 86_400, unit="seconds")
+    check_int("clients", clients, 1, 100_000)
+    check_int("attempts", attempts, 1, 100)
+    rng = make_rng(seed)
     waits = np.array(
         [
             rc.backoff_schedule(attempts, base=base, cap=cap, jitter=jitter, rng=rng)
@@ -101,6 +106,8 @@ def crash_loop_theory(run_time: float, hours: float, jitter: str = "none"):
     from halab import recovery as rc
 
     policy = rc.BackoffPolicy(jitter=jitter)
+    run_time = check_real("run_time", run_time, 0, 86_400, unit="seconds")
+    hours = check_real("hours", hours, 0, 24 * 365, lo_open=True)
     count = int(hours * SECONDS_PER_HOUR / max(run_time, 1.0)) + 2
     if run_time > policy.reset_after:
         waits = np.zeros(count)

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from halab import plots
+from halab.checks import check_instance, check_int
 from halab.widgets.core import Panel, choice, int_slider, slider
-from halab.widgets.drills import DRILL_COLORS, DRILL_MARKS, SLOW_SECONDS, draw_drills
+from halab.widgets.drills import (
+    DRILL_COLORS,
+    DRILL_MARKS,
+    SLOW_SECONDS,
+    check_drills,
+    draw_drills,
+)
 
 PRODUCTION_MARKS = {  # event kind -> (colour, line style, label) of its vertical line
     k: DRILL_MARKS[k] for k in ("kill", "hang", "revive", "heal", "removed", "readmitted")
@@ -45,8 +52,9 @@ def draw_drill_numbers(*, drills, bounds=None, slow: float = SLOW_SECONDS):
     """
     from halab.live.production import drill_numbers
 
-    if not drills:
-        raise ValueError("drills must hold at least one drill")
+    check_drills(drills)
+    if bounds is not None:
+        check_instance("bounds", bounds, dict)
     names = list(drills)
     nums = {name: drill_numbers(d, slow=slow) for name, d in drills.items()}
     panels = [
@@ -142,9 +150,9 @@ def draw_windows(
 
     s = Settings(
         inter=inter,
-        fall=int(fall),
-        rise=int(rise),
-        consecutive_5xx=int(consecutive_5xx),
+        fall=check_int("fall", fall, 1, 100),
+        rise=check_int("rise", rise, 1, 100),
+        consecutive_5xx=check_int("consecutive_5xx", consecutive_5xx, 1, 100),
         base_ejection_time=fail_timeout,
         timeout=timeout,
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from halab import availability as av
-from halab import plots
+from halab import capstone, plots
+from halab.checks import check_instance
 from halab.widgets.core import Panel, choice, int_slider, slider
 from halab.widgets.lesson06 import draw_drill
 
@@ -99,6 +100,7 @@ def draw_capstone_drill(*, drill, expectation):
     the predicted latest readmission; the measured removal and readmission lines should fall
     inside them.
     """
+    check_instance("expectation", expectation, capstone.DrillExpectation)
     fig = draw_drill(drill=drill)
     top = fig.axes[0]
     kill = drill.kill_t - drill.start

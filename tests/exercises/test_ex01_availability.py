@@ -31,14 +31,29 @@ def test_mtbf(ex):
     )
 
 
+def _nines_hint(want, got):
+    """What a wrong ``nines`` most likely did, from the number it gave."""
+    if not isinstance(got, (int, float)) or isinstance(got, bool):
+        return "return a float: -log10(1 - a)"
+    for base, name in [(math.e, "the natural logarithm"), (2, "log base 2")]:
+        if close(got, want * math.log(10) / math.log(base), rel=1e-6):
+            return f"that is {name}: nines are counted in base 10, -log10(1 - a)"
+    if any(close(got, round(want, digits)) for digits in range(4)):
+        return (
+            "that is a rounded value: return -log10(1 - a) as it comes (round only when you "
+            "print it); 0.995 has 2.30103 nines, not 2.3"
+        )
+    return "the number of nines is -log10(1 - a), counted in base 10"
+
+
 def test_nines(ex):
-    for a, n in [(0.9, 1.0), (0.99, 2.0), (0.999, 3.0), (0.99999, 5.0)]:
+    for a in [0.9, 0.99, 0.999, 0.99999, 0.995, 0.9995]:
         got = ex.nines(a)
-        assert close(got, n, rel=1e-6), f"nines({a}) should be {n}, got {got!r}"
-    got = ex.nines(0.995)
-    assert close(got, -math.log10(0.005), rel=1e-9), (
-        f"nines(0.995) should be -log10(0.005) = 2.301, got {got!r}: count nines in base 10"
-    )
+        want = -math.log10(1 - a)
+        assert close(got, want, rel=1e-6), (
+            f"nines({a}) should be -log10({1 - a:.4g}) = {want:.5f}, got {got!r}: "
+            + _nines_hint(want, got)
+        )
 
 
 def test_downtime_hours(ex):

@@ -74,6 +74,14 @@ def test_least_connections(ex):
 def test_power_of_two(ex):
     seed = 2024
     rng = np.random.default_rng(seed)
+    active = [5, 7, 6, 8]  # every load is above every server number
+    picks = [ex.power_of_two(active, rng) for _ in range(50)]
+    loads = sorted({int(p) for p in picks if isinstance(p, (int, np.integer)) and p in active})
+    assert not loads, (
+        f"power_of_two({active}) returned {loads}: those are loads, not server numbers "
+        "(0..3). rng.choice(active, ...) draws loads; draw server numbers, "
+        "rng.choice(len(active), size=2, replace=False), and return the number"
+    )
     active = [1, 1, 9, 1, 1]
     picks = [ex.power_of_two(active, rng) for _ in range(2000)]
     assert all(isinstance(p, (int, np.integer)) and 0 <= p < 5 for p in picks), (
@@ -92,7 +100,8 @@ def test_power_of_two(ex):
     assert abs(share - 2 / 3) < 5 * sd, (
         f"with active [0, 4, 4] the idle server should win 2/3 of the time (two DIFFERENT "
         f"servers drawn include it 2 times in 3), got {share:.3f} (seed {seed}); drawing with "
-        "replacement gives 5/9"
+        "replacement gives 5/9. Mitzenmacher's analysis draws with replacement, but this "
+        "exercise asks for two different servers: rng.choice(n, size=2, replace=False)"
     )
     picks = {ex.power_of_two([0, 0, 0, 0], np.random.default_rng(s)) for s in range(200)}
     assert picks == {0, 1, 2, 3}, (
@@ -105,4 +114,38 @@ def test_power_of_two(ex):
     assert one == two, (
         "the same rng seed should give the same choice: draw with the rng you are given, "
         f"not the random module (got {one} and {two})"
+    )
+
+
+def test_power_of_two_ties_go_to_the_first_drawn(ex):
+    """On a tie the first server drawn wins. Which one was drawn first is seen only when the
+    learner draws as the text suggests, rng.choice(n, size=2, replace=False): the pair that
+    comes back with loads that rise (the lower number wins) and fall (the higher wins) must
+    then be that draw. Another way of drawing leaves the order unknown, and this check says
+    nothing about it."""
+    n, seeds = 6, range(40)
+    rising, falling, level = list(range(n)), list(range(n, 0, -1)), [3] * n
+    firsts, seconds, ties = [], [], []
+    for seed in seeds:
+        drawn = np.random.default_rng(seed).choice(n, size=2, replace=False)
+        first, second = int(drawn[0]), int(drawn[1])
+        low = ex.power_of_two(rising, np.random.default_rng(seed))
+        high = ex.power_of_two(falling, np.random.default_rng(seed))
+        if (low, high) != (min(first, second), max(first, second)):
+            return  # drawn some other way: which server came first is not known here
+        firsts.append(first)
+        seconds.append(second)
+        ties.append(ex.power_of_two(level, np.random.default_rng(seed)))
+    wrong = [s for s, (t, f) in zip(seeds, zip(ties, firsts)) if t != f]
+    to_second = sum(t == s for t, s in zip(ties, seconds))
+    assert not wrong, (
+        f"with equal loads {level} and seed {wrong[0]}, rng.choice({n}, size=2, replace=False) "
+        f"draws {firsts[wrong[0]]} then {seconds[wrong[0]]}, and power_of_two returned "
+        f"{ties[wrong[0]]}"
+        + (
+            f" (the second one drawn, for {to_second} of {len(ties)} seeds): on a tie keep the "
+            "FIRST one drawn, so compare with a strict <"
+            if to_second
+            else ": on a tie keep the first one drawn"
+        )
     )

@@ -6,6 +6,8 @@ against Akka's own test figures and the normal distribution, and from worked exa
 
 import math
 
+from scipy.optimize import brentq
+
 from halab.detection import phi as reference_phi
 
 EXERCISE = "ex04_detection"
@@ -13,6 +15,16 @@ EXERCISE = "ex04_detection"
 
 def close(x, y, rel=1e-9):
     return isinstance(x, (int, float)) and math.isclose(x, y, rel_tol=rel, abs_tol=1e-12)
+
+
+def normal_phi(elapsed, mean, std):
+    """φ from the exact normal tail, the mistake of reading φ as a normal tail literally."""
+    return -math.log10(0.5 * math.erfc((elapsed - mean) / std / math.sqrt(2)))
+
+
+def sigmas_to(level_of, level):
+    """How many standard deviations late a heartbeat is when ``level_of`` reaches ``level``."""
+    return brentq(lambda y: level_of(y, 0.0, 1.0) - level, 0.0, 20.0)
 
 
 def call(fn, *args, hint=""):
@@ -50,6 +62,19 @@ def test_k_missed_suspects(ex):
     )
     got = call(f, 0.0, 2.6, 2.0, 1, 0.25)
     assert got, f"with margin 0.25 the timeout is (1 + 0.25) x 2 = 2.5 s; at 2.6 s got {got!r}"
+    for now, margin in [(2.8, 0.5), (2.4, 0.25)]:
+        got = call(f, 0.0, now, 2.0, 1, margin)
+        assert not got, (
+            f"interval 2 s, k = 1, margin {margin}: the grace is margin x interval = "
+            f"{margin * 2:g} s, so it suspects only from (1 + {margin}) x 2 = {(1 + margin) * 2:g} s;"
+            f" at {now} s it suspected (got {got!r})"
+            + (
+                f": k x interval + margin = {2 + margin:g} s reads the margin in seconds, "
+                "but it is a fraction of an interval"
+                if now >= 2 + margin
+                else ""
+            )
+        )
     got = call(f, None, 100.0, 1.0, 3)
     assert not got, f"before any heartbeat arrived the detector does not suspect; got {got!r}"
 
@@ -87,34 +112,47 @@ def test_suspicions(ex):
     assert got == [], f"no heartbeats at all: nothing was ever trusted, expected [], got {got!r}"
 
 
+def phi_hint(args, got):
+    """What a wrong φ most likely did, read from the number it gave for ``phi(*args)``."""
+    want = reference_phi(*args)
+    if not isinstance(got, float) or math.isclose(got, want, rel_tol=1e-9):
+        return ""
+    for base, name in [(math.e, "the natural logarithm"), (2, "log base 2")]:
+        if close(got, want * math.log(10) / math.log(base), rel=1e-6):
+            return f" — that is {name}: phi uses log10"
+    normal = normal_phi(*args)
+    if close(got, normal, rel=1e-6) and not close(normal, want, rel=1e-6):
+        return (
+            f" — {normal:.4f} is the exact normal tail, -log10(P(Z > y)): the exercise asks for"
+            " Akka's logistic approximation, e = exp(-y * (1.5976 + 0.070566 * y * y)), so that"
+            " the levels are Akka's; the two differ in the tail (phi = 8 comes at"
+            f" {sigmas_to(reference_phi, 8):.2f} standard deviations with Akka's,"
+            f" {sigmas_to(normal_phi, 8):.2f} with the normal)"
+        )
+    if args[0] > args[1] and got < 1:
+        return " — below 1: check the sign of y = (elapsed - mean) / std"
+    return ""
+
+
 def test_phi(ex):
     f = ex.phi
     got = call(f, 1.0, 1.0, 0.1)
     assert close(got, math.log10(2), rel=1e-9), (
         f"phi(1.0, mean=1.0, std=0.1) is right on time: y = 0, e = 1, the chance a heartbeat "
         f"is still coming is 1/2, so phi = -log10(1/2) = 0.30103; got {got!r}"
+        + phi_hint((1.0, 1.0, 0.1), got)
     )
     got = call(f, 2.0, 1.0, 0.25)
     want = reference_phi(2.0, 1.0, 0.25)
     assert close(got, want, rel=1e-9), (
         f"phi(2.0, mean=1.0, std=0.25) should be {want:.4f} (4 standard deviations late); got "
-        f"{got!r}"
-        + (
-            " — that is the natural logarithm: phi uses log10"
-            if isinstance(got, float) and close(got, want * math.log(10), rel=1e-6)
-            else ""
-        )
-        + (
-            " — below 1: check the sign of y = (elapsed - mean) / std"
-            if isinstance(got, float) and got < 1
-            else ""
-        )
+        f"{got!r}" + phi_hint((2.0, 1.0, 0.25), got)
     )
     got = call(f, 0.5, 1.0, 0.25)
     want = reference_phi(0.5, 1.0, 0.25)
     assert close(got, want, rel=1e-9), (
         f"phi(0.5, mean=1.0, std=0.25) is early (y = -2) and should be small, {want:.6f}; "
-        f"got {got!r}"
+        f"got {got!r}" + phi_hint((0.5, 1.0, 0.25), got)
     )
     got = call(
         f,

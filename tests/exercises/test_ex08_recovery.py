@@ -106,14 +106,21 @@ def test_full_jitter_lies_within_zero_and_the_capped_ceiling(ex):
     assert waits.min() >= 0, f"a negative wait ({waits.min():.3f} s): draw from [0, v]"
 
 
+def assert_independent(u, name):
+    """Each attempt's random part (``u``, one row per seed) must not follow the one before."""
+    for n in range(u.shape[1] - 1):
+        r = np.corrcoef(u[:, n], u[:, n + 1])[0, 1]
+        assert abs(r) < 0.25, (
+            f"{name}: the waits of attempts {n} and {n + 1} move together (correlation "
+            f"{r:.2f} over seeds 0-299): one random draw reused for several attempts? Draw a "
+            "new random number for every attempt"
+        )
+
+
 def test_full_jitter_is_uniform_and_independent(ex):
     waits, v = _draws(ex.full_jitter)
     u = waits / v  # each should be uniform on [0, 1]
-    r = np.corrcoef(u[:, 0], u[:, 1])[0, 1]
-    assert abs(r) < 0.25, (
-        f"the waits of attempts 0 and 1 move together (correlation {r:.2f} over seeds 0-299): "
-        "draw a new random number for every attempt"
-    )
+    assert_independent(u, "full_jitter")
     assert abs(u.mean() - 0.5) < 0.03, (
         f"full jitter waits half the ceiling on average, got {u.mean():.3f} of it over "
         f"{len(SEEDS)} seeds: draw uniformly from [0, v_n]"
@@ -149,6 +156,7 @@ def test_equal_jitter_keeps_half_and_draws_the_other_half(ex):
         f"{(waits / v).max():.3f}): the random half is at most v/2"
     )
     u = (waits - v / 2) / (v / 2)
+    assert_independent(u, "equal_jitter")
     assert math.isclose(u.mean(), 0.5, abs_tol=0.03), (
         f"equal jitter waits 3/4 of v_n on average, got {(waits / v).mean():.3f} of it"
     )

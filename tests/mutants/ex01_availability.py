@@ -37,6 +37,10 @@ def failure_rate_per_fleet_hour(failures, components, hours):
     return failures / hours
 
 
+def nines_rounded(a):
+    return round(-math.log10(1 - a), 1)
+
+
 MUTANTS = {
     "availability as 1 - MTTR/MTTF": {"availability": availability_one_minus_ratio},
     "availability as MTBF / (MTBF + MTTR)": {"availability": availability_over_mtbf},
@@ -45,4 +49,11 @@ MUTANTS = {
     "downtime in minutes of a 30-day month": {"downtime_hours": downtime_in_minutes_per_month},
     "a year of 360 days": {"downtime_hours": downtime_360_day_year},
     "failure rate ignoring how many components": {"failure_rate": failure_rate_per_fleet_hour},
+    "nines rounded to one decimal": {"nines": nines_rounded},
+}
+
+# What the grader must say to each of them (a piece of one of its messages).
+MESSAGES = {
+    "nines with the natural logarithm": "that is the natural logarithm: nines are counted in base 10",
+    "nines rounded to one decimal": "that is a rounded value",
 }

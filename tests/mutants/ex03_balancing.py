@@ -80,6 +80,17 @@ def power_of_two_first_two(active, rng):
     return 1 if active[1] < active[0] else 0
 
 
+def power_of_two_returns_a_load(active, rng):
+    # draws two loads, not two servers, and returns the smaller load
+    first, second = (int(x) for x in rng.choice(active, size=2, replace=False))
+    return second if second < first else first
+
+
+def power_of_two_ties_to_the_second(active, rng):
+    first, second = (int(i) for i in rng.choice(len(active), size=2, replace=False))
+    return second if active[second] <= active[first] else first
+
+
 MUTANTS = {
     "random choice posing as round robin": {"round_robin": round_robin_random},
     "round robin that starts at server 1": {"round_robin": round_robin_from_one},
@@ -100,4 +111,15 @@ MUTANTS = {
     "power of two ignores the load": {"power_of_two": power_of_two_ignores_load},
     "power of two uses the global random module": {"power_of_two": power_of_two_global_random},
     "power of two always compares servers 0 and 1": {"power_of_two": power_of_two_first_two},
+    "power of two draws loads and returns a load": {"power_of_two": power_of_two_returns_a_load},
+    "power of two breaks ties toward the second draw": {
+        "power_of_two": power_of_two_ties_to_the_second
+    },
+}
+
+# What the grader must say to each of them (a piece of one of its messages).
+MESSAGES = {
+    "power of two draws loads and returns a load": "those are loads, not server numbers",
+    "power of two breaks ties toward the second draw": "on a tie keep the FIRST one drawn",
+    "power of two draws with replacement": "draw two DIFFERENT servers",
 }

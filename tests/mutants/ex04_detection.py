@@ -91,6 +91,16 @@ def history_without_floor(intervals, elapsed, min_std=0.1, pause=0.0):
     return _phi(elapsed, mean + pause, std)
 
 
+def suspects_after_margin_seconds(last_arrival, now, interval, k, margin=0.5):
+    # reads the grace as seconds: k * interval + margin
+    return last_arrival is not None and now - last_arrival >= k * interval + margin
+
+
+def phi_exact_normal(elapsed, mean, std):
+    # the exact normal tail instead of Akka's logistic approximation
+    return -math.log10(0.5 * math.erfc((elapsed - mean) / std / math.sqrt(2)))
+
+
 MUTANTS = {
     "a detector that never suspects": {
         "k_missed_suspects": never_suspects,
@@ -108,4 +118,15 @@ MUTANTS = {
     "history with the sample standard deviation": {"phi_from_history": history_sample_std},
     "history ignoring the acceptable pause": {"phi_from_history": history_without_pause},
     "history without the minimum deviation": {"phi_from_history": history_without_floor},
+    "grace period read in seconds, not intervals": {
+        "k_missed_suspects": suspects_after_margin_seconds
+    },
+    "phi from the exact normal tail": {"phi": phi_exact_normal},
+}
+
+# What the grader must say to each of them (a piece of one of its messages).
+MESSAGES = {
+    "grace period read in seconds, not intervals": "reads the margin in seconds",
+    "phi from the exact normal tail": "the exercise asks for Akka's logistic approximation",
+    "phi with the natural logarithm": "that is the natural logarithm",
 }

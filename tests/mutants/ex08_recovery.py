@@ -69,6 +69,12 @@ def equal_jitter_past_the_cap(attempts, base, cap, rng):
     ]
 
 
+def equal_jitter_one_draw(attempts, base, cap, rng):
+    # one random number reused for every attempt
+    u = float(rng.random())
+    return [min(cap, base * 2.0**n) * (1 + u) / 2 for n in range(attempts)]
+
+
 MUTANTS = {
     "backoff without a cap": {"backoff_schedule": schedule_without_cap},
     "cap applied before the doubling": {"backoff_schedule": schedule_capped_before_doubling},
@@ -82,4 +88,11 @@ MUTANTS = {
     "full jitter from the global random module": {"full_jitter": full_jitter_global_random},
     "equal jitter drawn from zero": {"equal_jitter": equal_jitter_from_zero},
     "equal jitter that can exceed the cap": {"equal_jitter": equal_jitter_past_the_cap},
+    "equal jitter with one draw for all attempts": {"equal_jitter": equal_jitter_one_draw},
+}
+
+# What the grader must say to each of them (a piece of one of its messages).
+MESSAGES = {
+    "full jitter with one draw for all attempts": "one random draw reused for several attempts",
+    "equal jitter with one draw for all attempts": "one random draw reused for several attempts",
 }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 
-from halab.live.engines._base import Engine, EngineMissing, Footprint, kill_parent
+from halab.live.engines._base import Engine, EngineMissing, Footprint, check_number, kill_parent
 
 # public class -> its module in this package; imported on first use (kazoo, PyMySQL, redis and
 # pika are imported only by the engine that needs them)
@@ -97,10 +97,15 @@ def leader_drills(
     simulation, ``.explain()`` where they part, ``.drills`` each kill as the record every
     live drill returns), or the install hint (a ``str``) when the engine is missing here.
     """
-    out: dict = {}
+    check_number("trials", trials, 1, 1000, integer=True)
+    check_number("sim_trials", sim_trials, 1, 100_000, integer=True)
+    check_number("seed", seed, 0, 2**63 - 1, integer=True)
+    engines = tuple(engines)
     for name in engines:
         if name not in ("ZooKeeper", "Etcd"):
             raise ValueError(f"engines must name ZooKeeper or Etcd, got {name!r}")
+    out: dict = {}
+    for name in engines:
         try:
             engine = __getattr__(name)()
         except EngineMissing as exc:

@@ -72,6 +72,7 @@ class EngineMissing(RuntimeError):
 
 def free_ports(n: int) -> list[int]:
     """``n`` distinct ports on 127.0.0.1 that were free a moment ago (bound at once, closed)."""
+    n = int(check_number("n", n, 0, 1000, integer=True))
     socks = []
     try:
         for _ in range(n):
@@ -86,6 +87,8 @@ def free_ports(n: int) -> list[int]:
 
 def listening(port: int, timeout: float = 0.2) -> bool:
     """Whether something accepts TCP connections on 127.0.0.1:``port``."""
+    check_number("port", port, 1, 65535, integer=True)
+    check_number("timeout", timeout, 1e-3, 60.0)
     try:
         with socket.create_connection((LOOPBACK, port), timeout=timeout):
             return True
@@ -123,6 +126,10 @@ def check_number(name: str, value, low: float, high: float, *, integer: bool = F
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.05):
     """Call ``predicate`` until it returns something truthy (returned) or ``timeout`` s pass
     (``None``). Exceptions count as falsy."""
+    if not callable(predicate):
+        raise TypeError(f"predicate must be callable, got {predicate!r}")
+    check_number("timeout", timeout, 0.0, 3600.0)
+    check_number("interval", interval, 1e-4, 60.0)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -188,6 +195,11 @@ def kill_parent(
     ``settle`` seconds later (empty: the guards cleaned up). Raises ``RuntimeError`` if the
     child could not start the engine, ``EngineMissing`` if its program is missing.
     """
+    for what, text in (("expr", expr), ("module", module)):
+        if not isinstance(text, str) or not text:
+            raise TypeError(f"{what} must be a non-empty string, got {text!r}")
+    check_number("timeout", timeout, 1e-3, 3600.0)
+    check_number("settle", settle, 0.0, 600.0)
     name = expr.split("(", 1)[0].strip()
     code = (
         "import json, sys, time\n"
@@ -936,6 +948,12 @@ class Writer:
         first: int = 0,
         retry_pause: float = 0.005,
     ):
+        if not callable(write):
+            raise TypeError(f"write must be callable, got {write!r}")
+        check_number("t0", t0, -math.inf, math.inf)
+        check_number("interval", interval, 0.0, 60.0)
+        check_number("first", first, 0, 2**62, integer=True)
+        check_number("retry_pause", retry_pause, 0.0, 60.0)
         self.write = write
         self.t0 = t0
         self.interval = interval
@@ -1009,6 +1027,11 @@ def leader_kills(
     check_number("timeout", timeout, 1e-3, 3600.0)
     check_number("before", before, 0.0, 60.0)
     check_number("after", after, 0.0, 60.0)
+    check_number("interval", interval, 1e-4, 60.0)
+    if not isinstance(engine, Engine):
+        raise TypeError(f"engine must be an Engine (ZooKeeper, Etcd, ...), got {engine!r}")
+    if not engine._started or engine._stopped:
+        raise RuntimeError("the engine is not running; use it inside its with block")
     ready = ready or engine._ready
     out = []
     first_id = 0

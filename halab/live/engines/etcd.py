@@ -45,6 +45,7 @@ import time
 
 import numpy as np
 
+from halab.checks import make_rng
 from halab.live._proc import LOOPBACK
 from halab.live.engines._base import (
     Engine,
@@ -347,7 +348,7 @@ def simulated_failover(
     _check_timing(heartbeat_interval, election_timeout)
     lo = election_timeout / 1000.0
     heartbeat = heartbeat_interval / 1000.0
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     leader_s = np.full(trials, np.nan)
     for k in range(trials):
         crash_at = 1.0 + float(rng.uniform(0.0, heartbeat))

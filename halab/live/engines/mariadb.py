@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from halab import replication
+from halab.checks import check_instance
 from halab.live.engines._base import MAX_NODES, Engine, FailoverTrial, check_number, wait_for
 from halab.live.engines.crashproxy import CrashProxy
 from halab.live.events import Event
@@ -1072,6 +1073,10 @@ def lesson_drill(
         EngineMissing: when MariaDB is not installed (the message is the install command).
     """
     check_number("timeout_ms", timeout_ms, 1, MAX_TIMEOUT_MS, integer=True)
+    check_number("rate", rate, 1e-3, 100_000.0)
+    check_number("duration", duration, 1e-3, 600.0)
+    if engine is not None:
+        check_instance("engine", engine, MariaDB)
     own = engine is None
     db = MariaDB(replicas=2, delay=delay).start() if own else engine
     try:

@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from halab.checks import check_instance
 from halab.live._proc import LOOPBACK, child_env
 from halab.live.engines._base import (
     Engine,
@@ -133,6 +134,7 @@ def trials_table(trials) -> str:
         f"{'lost':>5} {'dup':>4} {'classic':>7} {'lost':>5}"
     ]
     for t in trials:
+        check_instance("trials", t, QueueTrial)
         lines.append(
             f"{t.trial:>5} {t.killed:>6} {t.new_leader!s:>4} {t.first_confirm_s:>13.3f} "
             f"{t.confirmed:>9} {t.lost:>5} {t.duplicates:>4} {t.classic_confirmed:>7} "

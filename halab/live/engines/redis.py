@@ -54,6 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from halab.checks import check_instance, check_real, make_rng
 from halab.live._proc import LOOPBACK
 from halab.live.engines._base import (
     Engine,
@@ -188,6 +189,7 @@ def sweep_table(rows) -> str:
         f"{'stalls':>6} {'sdown':>5} {'odown':>5} {'failover':>8} {'model':>5}",
     ]
     for r in rows:
+        check_instance("rows", r, DownAfterResult)
         write = [x for x in r.write_s if math.isfinite(x)]
         lines.append(
             f"{r.down_after_ms:>8} ms {r.failover_median_s:>10.2f} "
@@ -246,7 +248,7 @@ def model_detection(
     detector = FixedTimeoutDetector(down_after + interval)
     run = simulate_heartbeats(interval=interval, duration=60.0, delay=0.0002, seed=seed)
     qos = measure_qos(detector, run, crashes=crashes, seed=seed)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     expected = 0.0
     for p in stalls:
         gap = 2.0 * (p + down_after + interval) + 1.0
@@ -268,6 +270,9 @@ def model_detection(
 def failovers(events, after: float, before: float = math.inf) -> list[SentinelEvent]:
     """The failovers in [after, before): one ``+promoted-slave`` each. Every Sentinel announces
     ``+switch-master``, some of them seconds late; only the leader of a failover promotes."""
+    check_real("after", after, finite=False)
+    check_real("before", before, finite=False)
+    events = [check_instance("events", e, SentinelEvent) for e in events]
     return [e for e in events if e.channel == "+promoted-slave" and after <= e.t < before]
 
 
@@ -720,7 +725,7 @@ class RedisSentinel(Engine):
         records = tuple(self.kill_and_measure(n, timeout=timeout) for n in range(trials))
         timeout_s = self.down_after_ms / 1000
         interval = min(SENTINEL_PING_PERIOD, timeout_s)
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         detect = timeout_s + interval - rng.uniform(0.0, interval, size=200)
         return FailoverDrill(
             engine="RedisSentinel",

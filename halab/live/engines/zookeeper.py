@@ -50,6 +50,7 @@ import time
 
 import numpy as np
 
+from halab.checks import make_rng
 from halab.live._proc import LOOPBACK
 from halab.live.engines._base import (
     Engine,
@@ -89,6 +90,8 @@ SIM_JITTER = 0.0001  # s
 def srvr(port: int, timeout: float = 0.5) -> str:
     """The answer of ZooKeeper's ``srvr`` four-letter command on 127.0.0.1:``port`` ('' if
     none)."""
+    check_number("port", port, 1, 65535, integer=True)
+    check_number("timeout", timeout, 1e-3, 60.0)
     try:
         with socket.create_connection((LOOPBACK, port), timeout=timeout) as s:
             s.sendall(b"srvr")
@@ -356,7 +359,7 @@ def simulated_failover(
     check_number("sync_limit", sync_limit, 1, 1000, integer=True)
     timeout = sync_limit * tick_time / 1000.0
     heartbeat = tick_time / 2000.0
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     leader = f"s{nodes}"
     leader_s = np.full(trials, np.nan)
     election_s = np.full(trials, np.nan)
