@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import nbclean  # noqa: E402
+
 LIVE = ["06_failover_live.ipynb", "09_production.ipynb"]
 SPINNERS = 2  # the course's reference machine has two cores
 SPIN_LIMIT = 1800.0  # seconds a spinner runs at most, even if this test is killed
@@ -43,17 +46,7 @@ def test_live_lessons_pass_nbval_with_both_cores_busy():
     try:
         run = subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "tools.nbclean",
-                "--nbval-lax",
-                "--nbval-current-env",
-                "--nbval-cell-timeout=300",
-                "-q",
+                *(sys.executable, "-m", "pytest", *nbclean.NBVAL_ARGS, "-q"),
                 *(f"notebooks/{name}" for name in LIVE),
             ],
             cwd=ROOT,

@@ -111,15 +111,7 @@ def test_nbval_compares_the_recorded_outputs(tmp_path):
     nbclean.save_expected(record, tmp_path / "expected.json")
     run = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "tools.nbclean",
-            "--nbval-lax",
-            "--nbval-current-env",
+            *(sys.executable, "-m", "pytest", *nbclean.NBVAL_ARGS),
             f"--nbval-expected={tmp_path / 'expected.json'}",
             "-rA",
             "-q",

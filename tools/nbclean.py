@@ -49,6 +49,11 @@ MAX_LINE = 88  # characters in a code line that a laptop's JupyterLab shows uncu
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 EXPECTED = Path(__file__).resolve().parents[1] / "tests" / "notebook_outputs.json"
+# ``python -m pytest`` with these runs nbval as ``make test`` does (from the repository root)
+NBVAL_ARGS = [
+    *("-p", "no:cacheprovider", "-p", "tools.nbclean"),
+    *("--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=300"),
+]
 
 
 def checked(cell) -> bool:
