@@ -13,9 +13,11 @@ CSV    ?=  # make grade CSV=class.csv: add this learner's row to a CSV gradebook
 HIDDEN ?=  # make grade HIDDEN=/srv/halab-hidden: the instructor's hidden checks too
 LEARNER ?= # whose work it is in REPORT/CSV (default $$JUPYTERHUB_USER or the login name)
 LINTED := halab exercises solutions tests benchmarks tools
-NBVAL  := -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=300
+# nbval with tools/nbclean.py as a plugin: the notebooks hold no outputs; the plugin gives nbval the
+# recorded outputs of the tagged cells (tests/notebook_outputs.json) to compare, as if committed.
+NBVAL  := -p no:cacheprovider -p tools.nbclean --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
-.PHONY: lab test test-browser quick grade bench stubs binder notebooks-clean lint clean help
+.PHONY: lab nbfilter test test-browser quick grade bench stubs binder notebooks-clean notebooks-record lint clean help
 
 help:
 	@echo "make lab    open the workbook in JupyterLab (creates .venv the first time)"
@@ -39,14 +41,20 @@ $(TSTAMP): $(STAMP)
 
 # JupyterLab serves the repository root (notebooks/ and exercises/ side by side) and opens the
 # welcome lesson; as root (a container) it needs --allow-root, which we add and say so.
+# tools/jupyter/ adds a save hook: a lesson is saved without outputs, byte for byte as committed.
 LAB_ARGS := --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
 LAB_EXTRA ?=  # more JupyterLab flags, e.g. --no-browser --port=8888
 
-lab: $(STAMP)
+# The git clean filter that .gitattributes names: a learner's run saves outputs into the lessons,
+# git sees them stripped, so tracked files stay clean (tools/nbclean.py --filter).
+nbfilter:
 	@git config filter.halab-nbclean.clean >/dev/null 2>&1 || \
-		git config filter.halab-nbclean.clean '"$(CURDIR)/$(BIN)/python" tools/nbclean.py --filter' \
+		git config filter.halab-nbclean.clean '"$(abspath $(BIN))/python" tools/nbclean.py --filter' \
 		2>/dev/null || true
-	@if [ "$$(id -u)" = 0 ]; then \
+
+lab: $(STAMP) nbfilter
+	@export JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"; \
+	if [ "$$(id -u)" = 0 ]; then \
 		echo "make lab: running as root (a container?): starting JupyterLab with --allow-root"; \
 		exec $(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA) --allow-root; \
 	else exec $(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA); fi
@@ -94,6 +102,10 @@ binder: $(STAMP)
 
 notebooks-clean: $(STAMP)
 	$(BIN)/python tools/nbclean.py notebooks/*.ipynb
+
+# Run every lesson and record the outputs nbval checks (after a change that alters them).
+notebooks-record: $(TSTAMP)
+	$(BIN)/python tools/nbclean.py --execute notebooks/*.ipynb
 
 lint: $(TSTAMP)
 	$(BIN)/ruff format $(LINTED)

@@ -550,8 +550,9 @@ def _in_order(result: Result) -> Result:
     return result
 
 
-def scoreboard(results: list[Result], *, messages: bool = True) -> str:
-    """The scoreboard: one line per exercise, then each failure's message, indented."""
+def scoreboard(results: list[Result], *, messages: bool = True, step: str = "") -> str:
+    """The scoreboard: one line per exercise, then each failure's message, indented; ``step``
+    (:func:`next_step`) last."""
     width = max([len(r.exercise) for r in results] + [8])
     lines = []
     for r in results:
@@ -564,10 +565,13 @@ def scoreboard(results: list[Result], *, messages: bool = True) -> str:
                 lines.append(f"    ✗ {check}: {first}")
                 lines.extend(f"      {x}" for x in rest[:6])
     passed = sum(r.status == "passed" for r in results)
-    line = f"{passed} of {len(results)} exercises passed"
-    if any(r.tally(HIDDEN)[1] for r in results):
-        line += f" ({gradebook.summary(results)})"
-    lines.append(line)
+    if not step or any(r.status != NOT_ATTEMPTED for r in results):
+        line = f"{passed} of {len(results)} exercises passed"
+        if any(r.tally(HIDDEN)[1] for r in results):
+            line += f" ({gradebook.summary(results)})"
+        lines.append(line)
+    if step:
+        lines.append(step)  # alone when nothing is attempted: "0 of 10 attempted — start with"
     return "\n".join(lines)
 
 
@@ -580,6 +584,49 @@ def course_beside(start: Path | None = None) -> Path | None:
         if (folder / "exercises").is_dir() and (folder / "tests" / "exercises").is_dir():
             return folder.resolve()
     return None
+
+
+def lesson(number: int, root: Path | None = None) -> tuple[Path, str] | None:
+    """Lesson ``number``'s notebook and its short title (``"Lesson 02 — Redundancy"``, the
+    first heading up to its colon), or None when there is no such lesson."""
+    root = root or repo_root()
+    found = sorted((root / "notebooks").glob(f"{number:02d}_*.ipynb"))
+    if not found:
+        return None
+    title = found[0].stem
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        for cell in json.loads(found[0].read_text())["cells"]:
+            heads = [x for x in "".join(cell["source"]).splitlines() if x.startswith("# ")]
+            if cell["cell_type"] == "markdown" and heads:
+                title = heads[0][2:].split(":")[0].strip()
+                break
+    return found[0], title
+
+
+def next_step(results: list[Result], root: Path | None = None, target: str = "exercises") -> str:
+    """What to do next, for the scoreboard's last line: start with the first exercise when
+    none is attempted, else the first one not passed; empty when every one passed."""
+    root = root or repo_root()
+    attempted = [r for r in results if r.status != NOT_ATTEMPTED]
+    todo = [r for r in results if r.status != "passed"]
+    if not todo:
+        return ""
+    first = todo[0].exercise
+    where = lesson(int(first[2:4]), root)
+    read = f" (lesson: notebooks/{where[0].name})" if where else ""
+    if not attempted:
+        return f"0 of {len(results)} attempted — start with {target}/{first}.py{read}"
+    return f"next: {target}/{first}.py{read}"
+
+
+def _after_a_pass(exercise: str, root: Path) -> str:
+    """The line a passing check() ends with: the next lesson, or the end of the course."""
+    names = exercise_names(root)
+    later = names[names.index(exercise) + 1 :] if exercise in names else []
+    if not later:
+        return "  That was the last exercise: the course is done."
+    nxt = lesson(int(later[0][2:4]), root)
+    return f"  Next: {nxt[1]} (notebooks/{nxt[0].name})" if nxt else f"  Next: {later[0]}"
 
 
 def check(name: str, target: str = "exercises", *, tests: str | Path | None = None) -> Result:
@@ -601,6 +648,8 @@ def check(name: str, target: str = "exercises", *, tests: str | Path | None = No
     print(f"grading {where} ...", flush=True)
     (result,) = grade(target, [name], root=root, tests=tests)
     print(result.line(len(result.exercise)))
+    if result.status == "passed":
+        print(_after_a_pass(result.exercise, root))
     if result.status == GRADER_ERROR:
         print(f"  ✗ {result.messages[0][1]}")
         return result
@@ -690,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(scoreboard(results))
+    print(scoreboard(results, step=next_step(results, target=args.target)))
     for path, write, what in [
         (args.report, gradebook.write_report, "report"),
         (args.csv, gradebook.write_gradebook, "gradebook"),

@@ -1,10 +1,13 @@
 """The slider panels of the lessons: each a thin coat of widgets over a drawing function.
 
-The pattern (ThinkDSP's): a lesson calls the plain drawing function once, so the page shows a
-result before anyone touches a slider, then wraps the same function in a :class:`Panel`::
+The pattern (ThinkDSP's): a plain drawing function, numbers in and figure out, wrapped in a
+:class:`Panel`; the panel is the lesson's figure (it draws the function at its defaults first),
+and a lesson calls the function alone only for a figure at other settings or from live data::
 
     fig = draw_timeline(mttf=500, mttr=24)          # a plain function: numbers in, figure out
     timeline_panel()                                 # the same function, with sliders
+
+:func:`table` (:mod:`halab.widgets.table`) renders a lesson's rows of numbers as a table.
 
 A panel re-draws when a slider is released (``continuous_update=False``). Setting a slider
 from Python (``panel.set(mttr=48)``) fires the same update, which is how tests and
@@ -135,6 +138,7 @@ from halab.widgets.lesson09 import (
     windows_panel,
 )
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
+from halab.widgets.table import table
 
 __all__ = [
     "DRILL_COLORS",
@@ -142,6 +146,7 @@ __all__ = [
     "draw_drills",
     "draw_leader_failover",
     "drill_series",
+    "table",
     "draw_stale",
     "Panel",
     "RENDER_DPI",
