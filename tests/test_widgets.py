@@ -88,3 +88,22 @@ def test_budget_panel_reports_bad_text_instead_of_crashing():
     panel.set(incidents="10, 50")
     assert panel.error is None
     assert "overspent by 16.8 min" in panel.figure.axes[0].get_title()
+
+
+def test_legends_name_every_run_and_every_theory_line():
+    import matplotlib.pyplot as plt
+
+    from halab.widgets.lesson01 import draw_timeline
+    from halab.widgets.lesson03 import draw_policies
+
+    fig = draw_timeline(runs=4)
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert [x for x in labels if x.startswith("run")] == [f"run {i}, measured" for i in range(1, 5)]
+    plt.close(fig)
+    fig = draw_policies(requests=2000, loads=(0.5, 0.9))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    lines = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "-"]
+    assert len(lines) == 3  # random, round robin, power of two have closed forms
+    assert {"random theory: M/M/1", "round_robin theory: E10/M/1"} <= set(labels)
+    assert "power_of_two theory: T₂ limit" in labels
+    plt.close(fig)

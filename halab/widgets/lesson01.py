@@ -63,7 +63,7 @@ def draw_timeline(
             bottom,
             t / HOURS_PER_YEAR,
             line.running_availability(t),
-            label="measured, each run" if i == 0 else None,
+            label=f"run {i + 1}, measured",
             color=f"C{i}",
         )
     low = min(min(lows), min(min(line.running_availability(t)) for line in lines))
