@@ -75,6 +75,7 @@ __all__ = [
     "ElectionNode",
     "ElectionResult",
     "ElectionTimes",
+    "FencingRun",
     "FollowerInfo",
     "LeaderInfo",
     "Notification",
@@ -94,6 +95,8 @@ __all__ = [
     "check_safety",
     "earliest_timeout_cdf",
     "expected_election_time",
+    "expected_interleaved_writes",
+    "fenced_writes",
     "handle_request_vote",
     "leader_availability",
     "log_up_to_date",
@@ -1750,6 +1753,122 @@ def split_vote_probability(latency: float, servers: int, nodes: int) -> float:
     return float(
         sum(math.comb(s, k) * lat**k * (1 - lat) ** (s - k) for k in range(max(c - 1, 0), s + 1))
     )
+
+
+@dataclass(frozen=True)
+class FencingRun:
+    """Every leader's writes to one shared store, with or without fencing (:func:`fenced_writes`).
+
+    Attributes:
+        times: when each write reached the store, seconds, in order.
+        terms: the term (the fencing token) each write carried.
+        leaders: who sent each write.
+        accepted: whether the store took it.
+        fencing: whether the store checked tokens.
+    """
+
+    times: np.ndarray
+    terms: np.ndarray
+    leaders: tuple[str, ...]
+    accepted: np.ndarray
+    fencing: bool
+
+    @property
+    def interleaved(self) -> int:
+        """Accepted writes from a deposed leader after the store took a newer leader's write.
+
+        The damage of a split brain: two leaders' writes mixed in the store, the older one's
+        made after the newer one had taken over. 0 with fencing, by construction.
+        """
+        newest, count = 0, 0
+        for term, ok in zip(self.terms.tolist(), self.accepted.tolist()):
+            if ok:
+                count += term < newest
+                newest = max(newest, term)
+        return count
+
+    @property
+    def rejected(self) -> int:
+        """Writes the store refused (a token older than one it had seen)."""
+        return int(np.sum(~self.accepted))
+
+
+def fenced_writes(
+    result: ElectionResult, *, rate: float = 50.0, fencing: bool = True, seed: int = 0
+) -> FencingRun:
+    """Let every leader of ``result`` write to one store that all servers reach.
+
+    A leader writes while it believes it leads (each :class:`Reign`, from its start to its end
+    or the end of the run), as a Poisson process of ``rate`` writes per second, each carrying
+    its term as a *fencing token* (Kleppmann, "How to do distributed locking", 2016; the
+    zxid/epoch ZooKeeper hands out, etcd's lease revision). The store is shared: a disk, an
+    object store, a payment API, reachable from both sides of a cut. Without fencing it takes
+    every write; with fencing it refuses a token older than the newest it has taken, so a
+    deposed leader's writes stop the moment the new leader's first write lands.
+
+    A leader cut off on the small side keeps leading until it hears a higher term (without
+    CheckQuorum, until the cut heals): about ``cut − E`` seconds of two leaders, where ``E`` is
+    the majority side's election (:func:`expected_election_time`), and so about
+    ``rate × (cut − E) − 1`` interleaved writes without fencing (the − 1: the new leader's first
+    write comes ``1/rate`` after its election, on average).
+
+    Args:
+        result: a run of :func:`simulate_election`.
+        rate: writes per second from each leader, ``> 0``.
+        fencing: whether the store checks tokens.
+        seed: seed of the write times.
+    """
+    check_instance("result", result, ElectionResult)
+    rate = _check_number("rate", rate, 0.0, 10_000.0, low_open=True)
+    rng = np.random.default_rng(seed)
+    writes = []
+    for reign in result.reigns:
+        end = result.duration if reign.end is None else reign.end
+        count = rng.poisson(rate * max(0.0, end - reign.start))
+        for t in np.sort(rng.uniform(reign.start, end, count)).tolist():
+            writes.append((t, reign.term, reign.leader))
+    writes.sort()
+    newest, accepted = 0, []
+    for _, term, _ in writes:
+        ok = not fencing or term >= newest
+        accepted.append(ok)
+        if ok:
+            newest = max(newest, term)
+    return FencingRun(
+        times=np.array([w[0] for w in writes], dtype=float),
+        terms=np.array([w[1] for w in writes], dtype=int),
+        leaders=tuple(w[2] for w in writes),
+        accepted=np.array(accepted, dtype=bool),
+        fencing=bool(fencing),
+    )
+
+
+def expected_interleaved_writes(
+    rate: float,
+    cut: float,
+    *,
+    timeout: tuple[float, float] = TIMEOUT,
+    latency: float = LATENCY,
+    nodes: int = 5,
+) -> float:
+    """Writes a deposed Raft leader mixes into an unfenced store during a cut, on average.
+
+    The leader is cut off on the small side at the start of a cut lasting ``cut`` seconds, and
+    (without CheckQuorum) leads until, after the heal, the new leader's next heartbeat reaches
+    it: half a heartbeat interval ``h`` and a latency later, on average. The large side
+    (``nodes - nodes // 2`` servers) elects after ``E`` (:func:`expected_election_time`), and the
+    new leader's first write lands ``1/rate`` after that. So
+    ``rate × (cut − E + h/2 + latency) − 1``, and 0 if the cut ends before an election.
+    :func:`fenced_writes` counts the simulated ones (``interleaved``); with fencing they are 0.
+    """
+    rate = _check_number("rate", rate, 0.0, 10_000.0, low_open=True)
+    cut = _check_number("cut", cut, 0.0, MAX_DURATION)
+    lo, _ = _check_timeout(timeout)
+    n = _check_nodes(nodes)
+    lat = _check_number("latency", latency, 0.0, MAX_LATENCY)
+    e = expected_election_time(timeout, latency=lat, nodes=n, servers=n - n // 2)
+    overlap = cut - e + lo * HEARTBEAT_FRACTION / 2 + lat
+    return max(0.0, rate * overlap - 1.0) if cut > e else 0.0
 
 
 @dataclass(frozen=True)

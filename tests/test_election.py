@@ -761,3 +761,50 @@ def test_a_five_second_timeout_costs_about_4_8_seconds_per_crash():
     e = expected_election_time((5.0, 10.0), latency=0.005, nodes=5)
     assert e == pytest.approx(5.0 + 1.0 + 0.005 + 0.005 - 1.25, abs=1e-3)
     assert round(e + 0.005, 2) == 4.77  # TimingRun.election_time adds the first heartbeat
+
+
+# -- split brain at a shared store, and fencing tokens ----------------------------------
+
+
+def _cut_run(cut, seed, check_quorum=False):
+    return simulate_election(
+        "raft",
+        seed=seed,
+        duration=cut + 2.0,
+        faults=[(1.0, "split"), (1.0 + cut, "heal")],
+        check_quorum=check_quorum,
+        trace=False,
+    )
+
+
+def test_fencing_tokens_stop_a_deposed_leaders_writes():
+    from halab.election import expected_interleaved_writes, fenced_writes
+
+    for cut in (1.0, 2.0):
+        loose, fenced, rejected = [], [], []
+        for seed in range(20):
+            r = _cut_run(cut, seed)
+            loose.append(fenced_writes(r, rate=50.0, fencing=False, seed=seed).interleaved)
+            f = fenced_writes(r, rate=50.0, fencing=True, seed=seed)
+            fenced.append(f.interleaved)
+            rejected.append(f.rejected)
+            # the store's accepted tokens never go back
+            ok = f.terms[f.accepted]
+            assert np.all(np.diff(ok) >= 0), f"seed={seed}"
+        want = expected_interleaved_writes(50.0, cut)
+        se = np.std(loose, ddof=1) / np.sqrt(len(loose))
+        print(f"cut {cut} s, seeds 0-19: interleaved {np.mean(loose):.1f}, formula {want:.1f}")
+        assert abs(np.mean(loose) - want) < 4 * se + 1.0
+        assert sum(fenced) == 0
+        assert np.mean(rejected) == pytest.approx(np.mean(loose), abs=2.0)  # same writes refused
+    assert expected_interleaved_writes(50.0, 0.1) == 0.0  # the cut ended before any election
+    # CheckQuorum shortens the overlap but does not remove it
+    cq = [
+        fenced_writes(_cut_run(2.0, s, check_quorum=True), rate=50.0, fencing=False, seed=s)
+        for s in range(10)
+    ]
+    assert 0 < np.mean([x.interleaved for x in cq]) < expected_interleaved_writes(50.0, 2.0) / 3
+    with pytest.raises(ValueError, match="rate"):
+        fenced_writes(_cut_run(1.0, 0), rate=0.0)
+    with pytest.raises(TypeError, match="result"):
+        fenced_writes([], rate=1.0)

@@ -107,3 +107,23 @@ def test_legends_name_every_run_and_every_theory_line():
     assert {"random theory: M/M/1", "round_robin theory: E10/M/1"} <= set(labels)
     assert "power_of_two theory: T₂ limit" in labels
     plt.close(fig)
+
+
+def test_draw_fencing_puts_fenced_runs_at_zero_and_unfenced_on_the_line():
+    import matplotlib.pyplot as plt
+
+    from halab.election import expected_interleaved_writes
+    from halab.widgets import FENCING_CUTS, draw_fencing
+
+    fig = draw_fencing(seeds=4)
+    points = {
+        line.get_label(): line.get_ydata()
+        for line in fig.axes[0].get_lines()
+        if line.get_marker() not in (None, "None", "")
+    }
+    assert np.all(points["fencing tokens"] == 0)
+    loose = points["no fencing, simulated"]
+    theory = np.array([expected_interleaved_writes(50.0, c) for c in FENCING_CUTS])
+    assert np.all(np.abs(loose - theory) < 0.15 * theory + 6)
+    assert np.all(points["CheckQuorum, no fencing"][2:] < theory[2:] / 3)
+    plt.close(fig)

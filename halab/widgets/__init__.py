@@ -73,9 +73,11 @@ from halab.widgets.lesson05 import (
     ROLE_COLORS,
     SPLIT_LATENCIES,
     SPLIT_SCENARIOS,
+    FENCING_CUTS,
     ClusterPanel,
     cluster_panel,
     draw_cluster,
+    draw_fencing,
     draw_split_brain,
     draw_split_votes,
     draw_time_to_elect,
@@ -130,6 +132,8 @@ from halab.widgets.lesson09 import (
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
 
 __all__ = [
+    "FENCING_CUTS",
+    "draw_fencing",
     "draw_stale",
     "Panel",
     "RENDER_DPI",
