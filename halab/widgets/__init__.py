@@ -67,13 +67,13 @@ from halab.widgets.lesson04 import (
 )
 from halab.widgets.lesson05 import (
     ARROW_LIMIT,
+    FENCING_CUTS,
     FIGURE_9_8,
     HEARTBEATS,
     PUBLISHED_9_8,
     ROLE_COLORS,
     SPLIT_LATENCIES,
     SPLIT_SCENARIOS,
-    FENCING_CUTS,
     ClusterPanel,
     cluster_panel,
     draw_cluster,
