@@ -615,3 +615,85 @@ def error_budget(
         raise ValueError("slo must be below 1: an objective of 100% leaves no budget at all")
     spent = sum(_non_negative("incidents_minutes", m) for m in incidents_minutes)
     return ErrorBudget(slo, period, downtime_hours(slo, period) * 60.0, spent)
+
+
+# --------------------------------------------------------------------------------------
+# The same availability, different outages: how often, how long, how bad a year can be
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutageProfile:
+    """What one availability means for outages when each lasts ``mttr`` hours (fixed repairs).
+
+    Attributes:
+        availability: the long-run fraction of time up.
+        mttr: hours each outage lasts.
+        outages_per_year: N = (1 - A) · 8760 / MTTR, the mean number of outages a year.
+        no_outage_year: P(a year has no outage) = e^(-N), outages being nearly Poisson when
+            MTTR ≪ MTTF (a Poisson count of mean N, Ross, *Introduction to Probability
+            Models*, section 5.3).
+        over_budget_year: P(a year's downtime exceeds (1 - A) · 8760 h): P(K > N), K ~ Poisson(N).
+        bad_year: the 99th-percentile year's downtime, hours: MTTR × the Poisson quantile.
+    """
+
+    availability: float
+    mttr: float
+    outages_per_year: float
+    no_outage_year: float
+    over_budget_year: float
+    bad_year: float
+
+    @property
+    def years_between_outages(self) -> float:
+        """1 / N: years from one outage to the next, on average."""
+        return 1.0 / self.outages_per_year
+
+
+def outage_profile(a: float, mttr: float) -> OutageProfile:
+    """The outages behind an availability ``a`` when each lasts ``mttr`` hours.
+
+    The same 99.949% is 18 outages of 15 minutes a year, or one of a day every 5.4 years:
+    equal downtime on average, but the second leaves most years untouched and a few far over
+    any yearly budget. :func:`simulate_yearly_downtime` checks each figure.
+
+    >>> p = outage_profile(0.99949, 24.0)
+    >>> round(p.outages_per_year, 3), round(p.years_between_outages, 1)
+    (0.186, 5.4)
+    """
+    a = check_prob("a", a, lo_open=True, hi_open=True)
+    mttr = _positive("mttr", mttr)
+    n = (1.0 - a) * HOURS_PER["year"] / mttr
+    return OutageProfile(
+        availability=a,
+        mttr=mttr,
+        outages_per_year=n,
+        no_outage_year=math.exp(-n),
+        over_budget_year=float(stats.poisson.sf(math.floor(n), n)),
+        bad_year=float(stats.poisson.ppf(0.99, n)) * mttr,
+    )
+
+
+def simulate_yearly_downtime(
+    a: float, mttr: float, *, years: int = 2000, seed: int | None = 0
+) -> np.ndarray:
+    """Hours down in each of ``years`` simulated years, outages of exactly ``mttr`` hours.
+
+    One :func:`simulate_timeline` with MTTF = MTTR · a / (1 - a) and fixed repairs, cut into
+    years of 8760 h (an outage across a year's end counts in both, in part).
+    """
+    a = check_prob("a", a, lo_open=True, hi_open=True)
+    mttr = _positive("mttr", mttr)
+    years = check_int("years", years, 1, 100_000)
+    hours = HOURS_PER["year"]
+    line = simulate_timeline(
+        mttr * a / (1.0 - a), mttr, horizon=years * hours, repair="fixed", seed=seed
+    )
+    edges = np.arange(years + 1) * hours
+    f, r = line.failures, np.minimum(line.repairs, years * hours)
+    spans = r - f
+    before = np.concatenate([[0.0], np.cumsum(spans)])  # downtime before each failure
+    k = np.searchsorted(f, edges, side="right") - 1  # the last failure at or before each edge
+    inside = np.clip(edges - f[np.maximum(k, 0)], 0.0, spans[np.maximum(k, 0)]) if len(f) else 0
+    down = np.where(k >= 0, before[np.maximum(k, 0)] + inside, 0.0)
+    return np.diff(down)

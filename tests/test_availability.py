@@ -201,3 +201,43 @@ def test_downtime_table_and_format():
     assert av.format_duration(36.5 * 24) == "36.5 days"
     assert av.format_duration(5.256 / 60) == "5.3 minutes"
     assert av.format_duration(0.00024) == "0.9 seconds"
+
+
+# -- the same availability, different outages --------------------------------------------
+
+
+def test_outage_profile_by_hand():
+    from halab.availability import outage_profile
+
+    short, long = outage_profile(0.99949, 0.25), outage_profile(0.99949, 24.0)
+    assert short.outages_per_year == pytest.approx(0.00051 * 8760 / 0.25)  # 17.87
+    assert round(short.outages_per_year) == 18
+    assert long.outages_per_year == pytest.approx(0.00051 * 8760 / 24)  # 0.186
+    assert round(long.years_between_outages, 1) == 5.4
+    assert long.no_outage_year == pytest.approx(math.exp(-long.outages_per_year))
+    assert long.over_budget_year == pytest.approx(1 - math.exp(-long.outages_per_year))
+    assert (short.bad_year, long.bad_year) == (7.0, 48.0)
+    for bad, name in [(1.0, "a"), (0.0, "a"), (math.nan, "a")]:
+        with pytest.raises(ValueError, match=name):
+            outage_profile(bad, 1.0)
+    with pytest.raises(ValueError, match="mttr"):
+        outage_profile(0.999, 0.0)
+
+
+@pytest.mark.parametrize("mttr", [0.25, 24.0])
+def test_outage_profile_matches_simulated_years(mttr):
+    from halab.availability import outage_profile, simulate_yearly_downtime
+
+    p = outage_profile(0.99949, mttr)
+    years = 20_000
+    hours = simulate_yearly_downtime(0.99949, mttr, years=years, seed=3)
+    budget = 0.00051 * 8760
+    print(f"mttr {mttr} h, seed 3, {years} years: mean {hours.mean():.3f} h")
+    assert hours.mean() == pytest.approx(budget, rel=0.05)
+    for sim, want in [
+        (np.mean(hours <= 1e-9), p.no_outage_year),
+        (np.mean(hours > budget + 1e-9), p.over_budget_year),
+    ]:
+        se = math.sqrt(max(want * (1 - want), 1e-4) / years)
+        assert abs(sim - want) < 4 * se + 0.01  # + outages cut by a year's end
+    assert np.quantile(hours, 0.99) == pytest.approx(p.bad_year, abs=mttr + 0.5)

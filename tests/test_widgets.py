@@ -127,3 +127,20 @@ def test_draw_fencing_puts_fenced_runs_at_zero_and_unfenced_on_the_line():
     assert np.all(np.abs(loose - theory) < 0.15 * theory + 6)
     assert np.all(points["CheckQuorum, no fencing"][2:] < theory[2:] / 3)
     plt.close(fig)
+
+
+def test_draw_outages_simulated_years_follow_the_poisson_steps():
+    import matplotlib.pyplot as plt
+
+    from halab.widgets import draw_outages
+
+    fig = draw_outages(years=3000)
+    lines = fig.axes[0].get_lines()
+    theory = [x for x in lines if x.get_drawstyle() == "steps-post"]
+    sims = [x for x in lines if x.get_marker() not in (None, "None", "")]
+    assert len(theory) == 2 and len(sims) == 2
+    for t, s in zip(theory, sims):
+        want = np.interp(s.get_xdata(), t.get_xdata(), t.get_ydata())
+        # away from the steps themselves the simulated CDF sits on the closed form
+        assert np.median(np.abs(s.get_ydata() - want)) < 0.03
+    plt.close(fig)

@@ -25,6 +25,7 @@ from halab.widgets.lesson01 import (
     HOURS_PER_YEAR,
     budget_panel,
     draw_budget,
+    draw_outages,
     draw_timeline,
     timeline_panel,
 )
@@ -132,6 +133,7 @@ from halab.widgets.lesson09 import (
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
 
 __all__ = [
+    "draw_outages",
     "FENCING_CUTS",
     "draw_fencing",
     "draw_stale",
