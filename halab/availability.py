@@ -270,46 +270,76 @@ class MarkovModel:
         return float(self.stationary()[list(self.up)].sum())
 
 
-def active_passive_model(mttf: float, mttr: float, failover_time: float) -> MarkovModel:
+def active_passive_model(
+    mttf: float, mttr: float, failover_time: float, coverage: float = 1.0
+) -> MarkovModel:
     """Active-passive pair (hot standby) as a Markov chain, with a failover that takes time.
 
     Each of the two servers fails at rate λ = 1/MTTF and is repaired at rate μ = 1/MTTR by
     its own crew. When the active one fails and the standby is up, the service is down while
-    the failover runs (exponential, mean ``failover_time``, rate φ). States:
+    the failover runs (exponential, mean ``failover_time``, rate φ). A failover succeeds with
+    probability ``coverage`` c (the *coverage factor* of reliability engineering: a failover
+    that itself fails, a standby that does not start, a script that hangs); a failed one
+    leaves the service down until the failed server is repaired. States:
 
     - ``both up`` (up): → ``one up`` at λ (standby fails), → ``failing over`` at λ;
     - ``one up`` (up): → ``both up`` at μ, → ``both down`` at λ;
-    - ``failing over`` (down): → ``one up`` at φ, → ``both up`` at μ (the failed one is back
-      first and resumes), → ``both down`` at λ (the standby fails too);
+    - ``failing over`` (down): → ``one up`` at c·φ, → ``failover failed`` at (1 − c)·φ,
+      → ``both up`` at μ (the failed one is back first and resumes), → ``both down`` at λ;
+    - ``failover failed`` (down, only when c < 1): → ``both up`` at μ, → ``both down`` at λ;
     - ``both down`` (down): → ``one up`` at 2μ.
 
     With ``failover_time`` = 0 the failover state is skipped (``both up`` → ``one up`` at
-    2λ) and the availability is ``parallel(A, A)``.
+    λ + c·λ, → ``failover failed`` at (1 − c)·λ) and with c = 1 the availability is
+    ``parallel(A, A)``. For c < 1 each failure of the active server adds about
+    (1 − c)·MTTR of downtime: (1 − c)·λ·MTTR of the time (Trivedi, *Probability and
+    Statistics with Reliability, Queuing, and Computer Science Applications*, the imperfect
+    coverage model).
     """
     lam = 1.0 / _positive("mttf", mttf)
     mu = 1.0 / _positive("mttr", mttr)
     failover_time = _non_negative("failover_time", failover_time)
-    if failover_time == 0:
+    c = check_prob("coverage", coverage)
+    if failover_time == 0 and c == 1.0:
         rates = np.array([[0, 2 * lam, 0], [mu, 0, lam], [0, 2 * mu, 0]], dtype=float)
         return MarkovModel(("both up", "one up", "both down"), rates, (True, True, False))
+    if failover_time == 0:
+        rates = np.array(
+            [
+                [0, lam + c * lam, 0, (1 - c) * lam],
+                [mu, 0, lam, 0],
+                [0, 2 * mu, 0, 0],
+                [mu, 0, lam, 0],
+            ],
+            dtype=float,
+        )
+        return MarkovModel(
+            ("both up", "one up", "both down", "failover failed"),
+            rates,
+            (True, True, False, False),
+        )
     phi = 1.0 / failover_time
     rates = np.array(
         [
-            [0, lam, lam, 0],
-            [mu, 0, 0, lam],
-            [mu, phi, 0, lam],
-            [0, 2 * mu, 0, 0],
+            [0, lam, lam, 0, 0],
+            [mu, 0, 0, lam, 0],
+            [mu, c * phi, 0, lam, (1 - c) * phi],
+            [0, 2 * mu, 0, 0, 0],
+            [mu, 0, 0, lam, 0],
         ],
         dtype=float,
     )
-    return MarkovModel(
-        ("both up", "one up", "failing over", "both down"), rates, (True, True, False, False)
-    )
+    states = ("both up", "one up", "failing over", "both down", "failover failed")
+    up = (True, True, False, False, False)
+    if c == 1.0:  # the failed-failover state is unreachable: leave it out
+        return MarkovModel(states[:4], rates[:4, :4], up[:4])
+    return MarkovModel(states, rates, up)
 
 
-def active_passive(mttf: float, mttr: float, failover_time: float) -> float:
-    """Availability of an active-passive pair whose failover takes ``failover_time`` hours."""
-    return active_passive_model(mttf, mttr, failover_time).availability()
+def active_passive(mttf: float, mttr: float, failover_time: float, coverage: float = 1.0) -> float:
+    """Availability of an active-passive pair whose failover takes ``failover_time`` hours
+    and succeeds with probability ``coverage`` (:func:`active_passive_model`)."""
+    return active_passive_model(mttf, mttr, failover_time, coverage).availability()
 
 
 def simulate_markov(model: MarkovModel, *, horizon: float, seed: int | None = 0) -> np.ndarray:

@@ -144,3 +144,19 @@ def test_draw_outages_simulated_years_follow_the_poisson_steps():
         # away from the steps themselves the simulated CDF sits on the closed form
         assert np.median(np.abs(s.get_ydata() - want)) < 0.03
     plt.close(fig)
+
+
+def test_draw_coverage_simulation_sits_on_the_chain():
+    import matplotlib.pyplot as plt
+
+    from halab.widgets import COVERAGES, draw_coverage
+
+    fig = draw_coverage(years=300)
+    lines = fig.axes[0].get_lines()
+    chain = next(x for x in lines if x.get_label().startswith("Markov chain"))
+    sim = next(x for x in lines if x.get_label().startswith("simulated"))
+    assert list(sim.get_xdata()) == list(COVERAGES)
+    want = np.interp(sim.get_xdata(), chain.get_xdata(), chain.get_ydata())
+    assert np.all(np.abs(sim.get_ydata() - want) < 0.1)  # nines
+    assert chain.get_ydata()[-1] > chain.get_ydata()[0] + 0.8  # 100% vs 80% coverage
+    plt.close(fig)

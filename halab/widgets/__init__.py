@@ -30,8 +30,10 @@ from halab.widgets.lesson01 import (
     timeline_panel,
 )
 from halab.widgets.lesson02 import (
+    COVERAGES,
     common_cause_panel,
     draw_common_cause,
+    draw_coverage,
     draw_failover,
     draw_structures,
     failover_panel,
@@ -133,6 +135,8 @@ from halab.widgets.lesson09 import (
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
 
 __all__ = [
+    "COVERAGES",
+    "draw_coverage",
     "draw_outages",
     "FENCING_CUTS",
     "draw_fencing",
