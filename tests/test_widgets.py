@@ -160,3 +160,19 @@ def test_draw_coverage_simulation_sits_on_the_chain():
     assert np.all(np.abs(sim.get_ydata() - want) < 0.1)  # nines
     assert chain.get_ydata()[-1] > chain.get_ydata()[0] + 0.8  # 100% vs 80% coverage
     plt.close(fig)
+
+
+def test_draw_retries_markers_follow_the_lines():
+    import matplotlib.pyplot as plt
+
+    from halab.retries import bottom_attempts, budget_bound
+    from halab.widgets import RETRY_P, draw_retries
+
+    fig = draw_retries(requests=2000)
+    lines = {x.get_label(): x for x in fig.axes[0].get_lines()}
+    free = lines["simulated, no budget"].get_ydata()
+    capped = lines["simulated, with budget"].get_ydata()
+    want = np.array([bottom_attempts(p, 3, 3) for p in RETRY_P])
+    assert np.all(np.abs(free - want) < 0.06 * want)
+    assert np.all(capped <= budget_bound(0.2, 3) + 0.01) and capped[-1] > 1.7
+    plt.close(fig)

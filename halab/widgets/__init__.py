@@ -91,12 +91,14 @@ from halab.widgets.lesson05 import (
 )
 from halab.widgets.lesson06 import (
     LIVE_MARKS,
+    RETRY_P,
     LivePanel,
     detection_panel,
     draw_compare,
     draw_detection,
     draw_detection_sweep,
     draw_drill,
+    draw_retries,
     draw_traffic,
     live_panel,
 )
@@ -135,6 +137,8 @@ from halab.widgets.lesson09 import (
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
 
 __all__ = [
+    "RETRY_P",
+    "draw_retries",
     "COVERAGES",
     "draw_coverage",
     "draw_outages",
