@@ -270,46 +270,76 @@ class MarkovModel:
         return float(self.stationary()[list(self.up)].sum())
 
 
-def active_passive_model(mttf: float, mttr: float, failover_time: float) -> MarkovModel:
+def active_passive_model(
+    mttf: float, mttr: float, failover_time: float, coverage: float = 1.0
+) -> MarkovModel:
     """Active-passive pair (hot standby) as a Markov chain, with a failover that takes time.
 
     Each of the two servers fails at rate λ = 1/MTTF and is repaired at rate μ = 1/MTTR by
     its own crew. When the active one fails and the standby is up, the service is down while
-    the failover runs (exponential, mean ``failover_time``, rate φ). States:
+    the failover runs (exponential, mean ``failover_time``, rate φ). A failover succeeds with
+    probability ``coverage`` c (the *coverage factor* of reliability engineering: a failover
+    that itself fails, a standby that does not start, a script that hangs); a failed one
+    leaves the service down until the failed server is repaired. States:
 
     - ``both up`` (up): → ``one up`` at λ (standby fails), → ``failing over`` at λ;
     - ``one up`` (up): → ``both up`` at μ, → ``both down`` at λ;
-    - ``failing over`` (down): → ``one up`` at φ, → ``both up`` at μ (the failed one is back
-      first and resumes), → ``both down`` at λ (the standby fails too);
+    - ``failing over`` (down): → ``one up`` at c·φ, → ``failover failed`` at (1 − c)·φ,
+      → ``both up`` at μ (the failed one is back first and resumes), → ``both down`` at λ;
+    - ``failover failed`` (down, only when c < 1): → ``both up`` at μ, → ``both down`` at λ;
     - ``both down`` (down): → ``one up`` at 2μ.
 
     With ``failover_time`` = 0 the failover state is skipped (``both up`` → ``one up`` at
-    2λ) and the availability is ``parallel(A, A)``.
+    λ + c·λ, → ``failover failed`` at (1 − c)·λ) and with c = 1 the availability is
+    ``parallel(A, A)``. For c < 1 each failure of the active server adds about
+    (1 − c)·MTTR of downtime: (1 − c)·λ·MTTR of the time (Trivedi, *Probability and
+    Statistics with Reliability, Queuing, and Computer Science Applications*, the imperfect
+    coverage model).
     """
     lam = 1.0 / _positive("mttf", mttf)
     mu = 1.0 / _positive("mttr", mttr)
     failover_time = _non_negative("failover_time", failover_time)
-    if failover_time == 0:
+    c = check_prob("coverage", coverage)
+    if failover_time == 0 and c == 1.0:
         rates = np.array([[0, 2 * lam, 0], [mu, 0, lam], [0, 2 * mu, 0]], dtype=float)
         return MarkovModel(("both up", "one up", "both down"), rates, (True, True, False))
+    if failover_time == 0:
+        rates = np.array(
+            [
+                [0, lam + c * lam, 0, (1 - c) * lam],
+                [mu, 0, lam, 0],
+                [0, 2 * mu, 0, 0],
+                [mu, 0, lam, 0],
+            ],
+            dtype=float,
+        )
+        return MarkovModel(
+            ("both up", "one up", "both down", "failover failed"),
+            rates,
+            (True, True, False, False),
+        )
     phi = 1.0 / failover_time
     rates = np.array(
         [
-            [0, lam, lam, 0],
-            [mu, 0, 0, lam],
-            [mu, phi, 0, lam],
-            [0, 2 * mu, 0, 0],
+            [0, lam, lam, 0, 0],
+            [mu, 0, 0, lam, 0],
+            [mu, c * phi, 0, lam, (1 - c) * phi],
+            [0, 2 * mu, 0, 0, 0],
+            [mu, 0, 0, lam, 0],
         ],
         dtype=float,
     )
-    return MarkovModel(
-        ("both up", "one up", "failing over", "both down"), rates, (True, True, False, False)
-    )
+    states = ("both up", "one up", "failing over", "both down", "failover failed")
+    up = (True, True, False, False, False)
+    if c == 1.0:  # the failed-failover state is unreachable: leave it out
+        return MarkovModel(states[:4], rates[:4, :4], up[:4])
+    return MarkovModel(states, rates, up)
 
 
-def active_passive(mttf: float, mttr: float, failover_time: float) -> float:
-    """Availability of an active-passive pair whose failover takes ``failover_time`` hours."""
-    return active_passive_model(mttf, mttr, failover_time).availability()
+def active_passive(mttf: float, mttr: float, failover_time: float, coverage: float = 1.0) -> float:
+    """Availability of an active-passive pair whose failover takes ``failover_time`` hours
+    and succeeds with probability ``coverage`` (:func:`active_passive_model`)."""
+    return active_passive_model(mttf, mttr, failover_time, coverage).availability()
 
 
 def simulate_markov(model: MarkovModel, *, horizon: float, seed: int | None = 0) -> np.ndarray:
@@ -618,3 +648,85 @@ def error_budget(
         raise ValueError("slo must be below 1: an objective of 100% leaves no budget at all")
     spent = sum(_non_negative("incidents_minutes", m) for m in incidents_minutes)
     return ErrorBudget(slo, period, downtime_hours(slo, period) * 60.0, spent)
+
+
+# --------------------------------------------------------------------------------------
+# The same availability, different outages: how often, how long, how bad a year can be
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutageProfile:
+    """What one availability means for outages when each lasts ``mttr`` hours (fixed repairs).
+
+    Attributes:
+        availability: the long-run fraction of time up.
+        mttr: hours each outage lasts.
+        outages_per_year: N = (1 - A) · 8760 / MTTR, the mean number of outages a year.
+        no_outage_year: P(a year has no outage) = e^(-N), outages being nearly Poisson when
+            MTTR ≪ MTTF (a Poisson count of mean N, Ross, *Introduction to Probability
+            Models*, section 5.3).
+        over_budget_year: P(a year's downtime exceeds (1 - A) · 8760 h): P(K > N), K ~ Poisson(N).
+        bad_year: the 99th-percentile year's downtime, hours: MTTR × the Poisson quantile.
+    """
+
+    availability: float
+    mttr: float
+    outages_per_year: float
+    no_outage_year: float
+    over_budget_year: float
+    bad_year: float
+
+    @property
+    def years_between_outages(self) -> float:
+        """1 / N: years from one outage to the next, on average."""
+        return 1.0 / self.outages_per_year
+
+
+def outage_profile(a: float, mttr: float) -> OutageProfile:
+    """The outages behind an availability ``a`` when each lasts ``mttr`` hours.
+
+    The same 99.949% is 18 outages of 15 minutes a year, or one of a day every 5.4 years:
+    equal downtime on average, but the second leaves most years untouched and a few far over
+    any yearly budget. :func:`simulate_yearly_downtime` checks each figure.
+
+    >>> p = outage_profile(0.99949, 24.0)
+    >>> round(p.outages_per_year, 3), round(p.years_between_outages, 1)
+    (0.186, 5.4)
+    """
+    a = check_prob("a", a, lo_open=True, hi_open=True)
+    mttr = _positive("mttr", mttr)
+    n = (1.0 - a) * HOURS_PER["year"] / mttr
+    return OutageProfile(
+        availability=a,
+        mttr=mttr,
+        outages_per_year=n,
+        no_outage_year=math.exp(-n),
+        over_budget_year=float(stats.poisson.sf(math.floor(n), n)),
+        bad_year=float(stats.poisson.ppf(0.99, n)) * mttr,
+    )
+
+
+def simulate_yearly_downtime(
+    a: float, mttr: float, *, years: int = 2000, seed: int | None = 0
+) -> np.ndarray:
+    """Hours down in each of ``years`` simulated years, outages of exactly ``mttr`` hours.
+
+    One :func:`simulate_timeline` with MTTF = MTTR · a / (1 - a) and fixed repairs, cut into
+    years of 8760 h (an outage across a year's end counts in both, in part).
+    """
+    a = check_prob("a", a, lo_open=True, hi_open=True)
+    mttr = _positive("mttr", mttr)
+    years = check_int("years", years, 1, 100_000)
+    hours = HOURS_PER["year"]
+    line = simulate_timeline(
+        mttr * a / (1.0 - a), mttr, horizon=years * hours, repair="fixed", seed=seed
+    )
+    edges = np.arange(years + 1) * hours
+    f, r = line.failures, np.minimum(line.repairs, years * hours)
+    spans = r - f
+    before = np.concatenate([[0.0], np.cumsum(spans)])  # downtime before each failure
+    k = np.searchsorted(f, edges, side="right") - 1  # the last failure at or before each edge
+    inside = np.clip(edges - f[np.maximum(k, 0)], 0.0, spans[np.maximum(k, 0)]) if len(f) else 0
+    down = np.where(k >= 0, before[np.maximum(k, 0)] + inside, 0.0)
+    return np.diff(down)

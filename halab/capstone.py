@@ -18,12 +18,24 @@ The service is three tiers in series (lesson 02):
   detection + decision + restart + warm-up (lesson 08, ``recovery.Recovery.mttr``). While it is
   down, the balancer's health checks (lesson 06, HAProxy semantics) take it out of rotation and
   retries hide the requests that were already on their way to it;
-- **database**: ``db_nodes`` replicas with an elected leader (lesson 05). Each leader crash
-  costs one election (``election.expected_election_time``); the tier is also down while a
-  majority of nodes is down at once (k-of-n again). Writes are replicated in ``replication``
-  mode (lesson 07): an asynchronous backup loses ``rate × lag`` acknowledged writes per
-  failover on average (``replication.expected_lost_writes``), a synchronous or semi-synchronous
-  one none (semi-sync only while it has not fallen back to asynchronous).
+- **database**: ``db_nodes`` replicas, MySQL-style: one primary ships its log to the others
+  in ``replication`` mode (lesson 07), and an *external* election picks the next primary when
+  it crashes, timed as a Raft election among the nodes (lesson 05; what Orchestrator's raft
+  mode or a Patroni-style lease in etcd do). This is not Raft's own replication, which commits
+  a write once a majority holds it. Each primary crash costs one election
+  (``election.expected_election_time``); the tier is also down while a majority of nodes is
+  down at once (k-of-n again), since the election needs one. Lost writes per failover
+  (:func:`writes_lost`, ``replication.expected_lost_after_cut``): an asynchronous backup lacks
+  ``rate × lag`` on average, a synchronous one none, and a semi-synchronous one none *after a
+  plain crash*; but when its backups stop answering for longer than ``semisync_timeout``
+  (MySQL's ``rpl_semi_sync_source_timeout``, 10 s) it falls back to asynchronous replication,
+  and a crash then loses every write acknowledged since, ``rate × cut_for``.
+
+Recovery, one definition each (lessons 07 and 10): the *recovery time* of a failure is how long
+the service cannot take writes (here, the election); the *recovery point* is how far back in
+time the acknowledged writes it loses reach, seconds (× the write rate: the writes lost). The
+RTO and RPO are the objectives a business sets for those two: the longest recovery time and
+the farthest recovery point it accepts.
 
 The database's unavailability is a first-order sum (election downtime per leader failure plus
 the chance that no majority is up); both terms are small, so their overlap is negligible.
@@ -66,6 +78,8 @@ class Design:
         replication: ``"sync"``, ``"semisync"`` or ``"async"`` (lesson 07).
         write_rate: checkout writes per second.
         lag: seconds an asynchronous backup trails the leader.
+        semisync_timeout: seconds semi-sync waits for a backup before it falls back to async
+            (MySQL's ``rpl_semi_sync_source_timeout``, 10 s by default).
         balancer_mttf, balancer_mttr: hours, for each of the two balancers.
         balancer_failover: seconds to move the service address to the standby balancer.
         slo: the availability objective (lesson 01), e.g. 0.9995.
@@ -93,6 +107,7 @@ class Design:
     balancer_mttf: float = 180 * 24.0
     balancer_mttr: float = 2.0
     balancer_failover: float = 3.0
+    semisync_timeout: float = 10.0
     slo: float = 0.9995
 
     def __post_init__(self) -> None:
@@ -121,6 +136,7 @@ class Design:
             "probe_period",
         ):
             positive(name)
+        positive("semisync_timeout")
         for name in ("restart", "warm_up", "lag", "balancer_failover"):
             check_real(name, getattr(self, name), 0.0, unit="seconds")
         if self.policy not in POLICIES:
@@ -164,9 +180,12 @@ class Prediction:
         tiers: the availability of each tier, ``{"balancer": ..., "app": ..., "database": ...}``.
         availability: the whole service, the tiers in series.
         app_server_mttr: seconds from a replica's crash until it serves again.
-        db_failover: seconds without a database leader after a leader crash (the RTO).
-        failovers_per_year: leader crashes a year.
-        rpo_writes_per_failover: acknowledged writes lost per failover, on average.
+        db_failover: the database's recovery time: seconds without a primary after a primary
+            crash (one election), to hold against an RTO.
+        failovers_per_year: primary crashes a year.
+        recovery_point: seconds of acknowledged writes a failover after a plain crash loses
+            (the lag for async, 0 otherwise), to hold against an RPO.
+        rpo_writes_per_failover: the writes in that span, on average (× the write rate).
         client_errors_per_app_crash: failed client requests when one replica crashes, at
             ``rate`` requests per second (0 with retries: every request that meets the dead
             replica is retried elsewhere; without, the requests it gets until the active
@@ -178,6 +197,7 @@ class Prediction:
     app_server_mttr: float
     db_failover: float
     failovers_per_year: float
+    recovery_point: float
     rpo_writes_per_failover: float
     client_errors_per_app_crash: float
 
@@ -222,13 +242,7 @@ def predict(design: Design, *, rate: float = 100.0) -> Prediction:
     u_elections = (failover / SECONDS_PER_HOUR) / design.db_mttf if design.db_nodes > 1 else 0.0
     a_db = max(0.0, 1 - u_quorum - u_elections)
 
-    # one node has no backup to promote: a crash waits for the repair, and loses no
-    # acknowledged write as long as the node's own disk survives
-    lost = (
-        replication.expected_lost_writes(design.write_rate, design.lag)
-        if design.replication == "async" and design.db_nodes > 1
-        else 0.0
-    )
+    lost = writes_lost(design)
     if design.retries > 0:
         errors = 0.0
     else:
@@ -246,8 +260,34 @@ def predict(design: Design, *, rate: float = 100.0) -> Prediction:
         app_server_mttr=app_mttr_s,
         db_failover=failover,
         failovers_per_year=av.HOURS_PER["year"] / design.db_mttf if design.db_nodes > 1 else 0.0,
+        recovery_point=lost / design.write_rate,
         rpo_writes_per_failover=lost,
         client_errors_per_app_crash=errors,
+    )
+
+
+def writes_lost(design: Design, cut_for: float = 0.0) -> float:
+    """Acknowledged writes a database failover loses on average, for the design's mode.
+
+    ``cut_for``: seconds the primary's link to its backups had been broken when it crashed
+    (0, a plain crash). Semi-sync loses nothing after a plain crash or a cut shorter than
+    ``design.semisync_timeout``, and every write since the cut after a longer one
+    (``replication.expected_lost_after_cut``). One node has no backup to promote: a crash waits
+    for the repair and loses nothing while the node's own disk survives.
+
+    >>> round(writes_lost(Design(), cut_for=30.0))     # semi-sync, 50 writes/s, 10 s timeout
+    1500
+    """
+    check_instance("design", design, Design)
+    cut_for = check_real("cut_for", cut_for, 0.0, unit="seconds")
+    if design.db_nodes == 1:
+        return 0.0
+    return replication.expected_lost_after_cut(
+        design.replication,
+        design.write_rate,
+        cut_for,
+        lag=design.lag if design.replication == "async" else 0.0,
+        timeout=design.semisync_timeout,
     )
 
 

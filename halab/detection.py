@@ -73,14 +73,19 @@ __all__ = [
     "k_missed_qos",
     "kubernetes_detection",
     "measure_qos",
+    "normal_phi",
     "phi",
+    "phi_sigmas",
     "phi_timeout",
+    "phi_waits",
     "replay",
     "simulate_heartbeats",
     "simulate_zombie",
     "sweep",
     "timeline",
     "zookeeper_detection",
+    "ZOOKEEPER_DEFAULT_TICK",
+    "ZOOKEEPER_SAMPLE_TICK",
 ]
 
 # Coefficients of the logistic approximation of the normal CDF used by Akka,
@@ -90,6 +95,12 @@ __all__ = [
 LOGISTIC_A = 1.5976
 LOGISTIC_B = 0.070566
 _LN10 = math.log(10.0)
+
+# ZooKeeper: ZooKeeperServer.DEFAULT_TICK_TIME = 3000 ms is the code's default (QuorumPeerConfig
+# starts from it); conf/zoo_sample.cfg, which nearly every installation copies, sets 2000 ms.
+ZOOKEEPER_SAMPLE_TICK = 2.0  # seconds, tickTime=2000 in conf/zoo_sample.cfg
+ZOOKEEPER_DEFAULT_TICK = 3.0  # seconds, ZooKeeperServer.DEFAULT_TICK_TIME
+ZOOKEEPER_SAMPLE_SYNC_LIMIT = 5  # ticks, syncLimit=5 in conf/zoo_sample.cfg
 
 # Akka's cluster failure-detector defaults (akka-cluster/src/main/resources/reference.conf,
 # akka.cluster.failure-detector): seconds unless noted.
@@ -205,6 +216,61 @@ def phi_timeout(threshold: float, mean: float, std: float) -> float:
     std = _positive("std", std)
     mean = check_real("mean", mean)
     return mean + std * _phi_y(threshold)
+
+
+def normal_phi(elapsed: float, mean: float, std: float) -> float:
+    """φ from the true normal tail, -log10(P(X > elapsed)) for X ~ N(mean, std): not Akka's.
+
+    Hayashibara et al. define φ with the normal distribution; Akka (and :func:`phi`) replaces
+    its tail with a logistic curve that is cheaper and close near the mean, but thinner far out:
+    φ = 8 comes at 5.23 standard deviations with Akka's formula and at 5.61 with this one
+    (:func:`phi_sigmas`). Uses ``math.erfc``: P(X > x) = erfc(y/√2)/2, y = (x - mean)/std.
+
+    >>> round(normal_phi(1.0, 0.0, 1.0), 4)     # P(Z > 1) = 0.1587
+    0.7995
+    """
+    std = _positive("std", std)
+    y = (check_real("elapsed", elapsed) - check_real("mean", mean)) / std
+    tail = 0.5 * math.erfc(y / math.sqrt(2.0))
+    return math.inf if tail == 0.0 else -math.log10(tail)
+
+
+def phi_sigmas(threshold: float, *, exact: bool = False) -> float:
+    """How many standard deviations past the mean φ reaches ``threshold``.
+
+    With ``exact=False``, Akka's logistic φ (:func:`phi`); with ``exact=True``, the true
+    normal tail (:func:`normal_phi`), found by bisection. The two differ in the far tail, where
+    a threshold lives: 5.23 against 5.61 for φ = 8.
+
+    >>> round(phi_sigmas(8.0), 2), round(phi_sigmas(8.0, exact=True), 2)
+    (5.23, 5.61)
+    """
+    threshold = check_real("threshold", threshold, 0.0, 300.0, lo_open=True)
+    if not exact:
+        return _phi_y(threshold)
+    lo, hi = -40.0, 40.0  # φ(-40) = 0, φ(40) = 349 > 300
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if normal_phi(mid, 0.0, 1.0) < threshold:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def phi_waits(detector: PhiAccrualDetector, arrivals: Sequence[float] | np.ndarray) -> np.ndarray:
+    """After each arrival, how long ``detector`` would wait in silence before suspecting, s.
+
+    Akka's detector starts from two made-up gaps, ``estimate ± estimate/4`` (mean the estimate,
+    standard deviation a quarter of it), so its first waits are long: 1 + 0.25 × 5.23 = 2.31 s
+    for 1 s heartbeats and φ = 8; the wait shrinks towards mean + 5.23 × floor (1.52 s) as
+    punctual gaps fill the window, and a gap ended by a late heartbeat, added while φ was
+    below the threshold, widens it again. The detector is reset first (:func:`replay`).
+    """
+    if not isinstance(detector, PhiAccrualDetector):
+        raise TypeError(f"detector must be a PhiAccrualDetector, got {detector!r}")
+    arrivals = np.asarray(arrivals, dtype=float)
+    return replay(detector, arrivals).deadlines - arrivals
 
 
 def _phi_y(threshold: float) -> float:
@@ -1140,7 +1206,7 @@ def kubernetes_detection(
 
 
 def zookeeper_detection(
-    tick_time: float = 2.0,
+    tick_time: float = ZOOKEEPER_SAMPLE_TICK,
     session_timeout: float | None = None,
     *,
     min_session_timeout: float | None = None,
@@ -1150,8 +1216,11 @@ def zookeeper_detection(
 
     The client asks for a session timeout; the server clamps it to
     ``[minSessionTimeout, maxSessionTimeout]``, by default ``[2·tickTime, 20·tickTime]``
-    (ZooKeeper Administrator's Guide, "Advanced configuration"). ``tickTime`` has no default
-    in a config file; ``conf/zoo_sample.cfg`` ships ``tickTime=2000`` (ms), used here. The
+    (ZooKeeper Administrator's Guide, "Advanced configuration"). ``conf/zoo_sample.cfg``, the
+    file most installations copy, sets ``tickTime=2000`` (ms), the default here
+    (:data:`ZOOKEEPER_SAMPLE_TICK`); a config without the line gets the code's default,
+    ``ZooKeeperServer.DEFAULT_TICK_TIME = 3000`` (:data:`ZOOKEEPER_DEFAULT_TICK`), and so
+    sessions of up to 60 s. The
     server files each session in a bucket that ends on the next multiple of tickTime after
     ``last heard + timeout`` (``ExpiryQueue.roundToNextInterval``), so expiry comes up to
     one tick late. An idle client pings after ``readTimeout/2 = timeout/3``

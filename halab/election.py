@@ -75,16 +75,19 @@ __all__ = [
     "ElectionNode",
     "ElectionResult",
     "ElectionTimes",
+    "FencingRun",
     "FollowerInfo",
     "LeaderInfo",
     "Notification",
     "Ping",
     "PingReply",
+    "HEARTBEATS",
     "RaftNode",
     "Reign",
     "RequestVote",
     "RequestVoteReply",
     "SplitBrainError",
+    "SplitVoteCheck",
     "Voter",
     "ZabNode",
     "ZabVote",
@@ -92,11 +95,14 @@ __all__ = [
     "check_safety",
     "earliest_timeout_cdf",
     "expected_election_time",
+    "expected_interleaved_writes",
+    "fenced_writes",
     "handle_request_vote",
     "leader_availability",
     "log_up_to_date",
     "make_zxid",
     "simulate_election",
+    "split_vote_check",
     "split_vote_probability",
     "time_to_elect",
     "timing_availability",
@@ -1101,6 +1107,10 @@ class ZabNode(ElectionNode):
 # Running an election: the result
 
 
+# What a leader sends to stay leader (and the replies), as ElectionResult.message_counts counts.
+HEARTBEATS = (AppendEntries, AppendEntriesReply, Coordinator, Ping, PingReply)
+
+
 class Message(NamedTuple):
     """One message seen in a trace: sent at ``sent``, delivered at ``received`` (or ``None``)."""
 
@@ -1232,6 +1242,20 @@ class ElectionResult:
                 out.append(Message(e.src, e.dst, e.sent, None, e.msg, r.kind))
         out.sort(key=lambda m: (m.sent, m.received if m.received is not None else math.inf))
         return out
+
+    def message_counts(self) -> dict[str, int]:
+        """How many messages the run sent, heartbeats apart from election messages.
+
+        Heartbeats are what a leader sends to stay leader, and their replies: Raft's
+        :class:`AppendEntries` and :class:`AppendEntriesReply`, ZooKeeper's :class:`Ping` and
+        :class:`PingReply`, and Bully's :class:`Coordinator`, which announces the winner and is
+        then repeated as its heartbeat. Everything else (votes, Election/Answer, FLE
+        notifications, the epoch round) is ``"election"``. Needs ``trace=True``.
+        """
+        counts = {"election": 0, "heartbeat": 0}
+        for m in self.messages():
+            counts["heartbeat" if isinstance(m.msg, HEARTBEATS) else "election"] += 1
+        return counts
 
     def uptime(self) -> list[tuple[float, float, str, int]]:
         """The intervals ``(start, end, leader, term)`` when a majority followed a live leader.
@@ -1728,6 +1752,186 @@ def split_vote_probability(latency: float, servers: int, nodes: int) -> float:
     c = s - n // 2 + 1
     return float(
         sum(math.comb(s, k) * lat**k * (1 - lat) ** (s - k) for k in range(max(c - 1, 0), s + 1))
+    )
+
+
+@dataclass(frozen=True)
+class FencingRun:
+    """Every leader's writes to one shared store, with or without fencing (:func:`fenced_writes`).
+
+    Attributes:
+        times: when each write reached the store, seconds, in order.
+        terms: the term (the fencing token) each write carried.
+        leaders: who sent each write.
+        accepted: whether the store took it.
+        fencing: whether the store checked tokens.
+    """
+
+    times: np.ndarray
+    terms: np.ndarray
+    leaders: tuple[str, ...]
+    accepted: np.ndarray
+    fencing: bool
+
+    @property
+    def interleaved(self) -> int:
+        """Accepted writes from a deposed leader after the store took a newer leader's write.
+
+        The damage of a split brain: two leaders' writes mixed in the store, the older one's
+        made after the newer one had taken over. 0 with fencing, by construction.
+        """
+        newest, count = 0, 0
+        for term, ok in zip(self.terms.tolist(), self.accepted.tolist()):
+            if ok:
+                count += term < newest
+                newest = max(newest, term)
+        return count
+
+    @property
+    def rejected(self) -> int:
+        """Writes the store refused (a token older than one it had seen)."""
+        return int(np.sum(~self.accepted))
+
+
+def fenced_writes(
+    result: ElectionResult, *, rate: float = 50.0, fencing: bool = True, seed: int = 0
+) -> FencingRun:
+    """Let every leader of ``result`` write to one store that all servers reach.
+
+    A leader writes while it believes it leads (each :class:`Reign`, from its start to its end
+    or the end of the run), as a Poisson process of ``rate`` writes per second, each carrying
+    its term as a *fencing token* (Kleppmann, "How to do distributed locking", 2016; the
+    zxid/epoch ZooKeeper hands out, etcd's lease revision). The store is shared: a disk, an
+    object store, a payment API, reachable from both sides of a cut. Without fencing it takes
+    every write; with fencing it refuses a token older than the newest it has taken, so a
+    deposed leader's writes stop the moment the new leader's first write lands.
+
+    A leader cut off on the small side keeps leading until it hears a higher term (without
+    CheckQuorum, until the cut heals): about ``cut − E`` seconds of two leaders, where ``E`` is
+    the majority side's election (:func:`expected_election_time`), and so about
+    ``rate × (cut − E) − 1`` interleaved writes without fencing (the − 1: the new leader's first
+    write comes ``1/rate`` after its election, on average).
+
+    Args:
+        result: a run of :func:`simulate_election`.
+        rate: writes per second from each leader, ``> 0``.
+        fencing: whether the store checks tokens.
+        seed: seed of the write times.
+    """
+    check_instance("result", result, ElectionResult)
+    rate = _check_number("rate", rate, 0.0, 10_000.0, low_open=True)
+    rng = np.random.default_rng(seed)
+    writes = []
+    for reign in result.reigns:
+        end = result.duration if reign.end is None else reign.end
+        count = rng.poisson(rate * max(0.0, end - reign.start))
+        for t in np.sort(rng.uniform(reign.start, end, count)).tolist():
+            writes.append((t, reign.term, reign.leader))
+    writes.sort()
+    newest, accepted = 0, []
+    for _, term, _ in writes:
+        ok = not fencing or term >= newest
+        accepted.append(ok)
+        if ok:
+            newest = max(newest, term)
+    return FencingRun(
+        times=np.array([w[0] for w in writes], dtype=float),
+        terms=np.array([w[1] for w in writes], dtype=int),
+        leaders=tuple(w[2] for w in writes),
+        accepted=np.array(accepted, dtype=bool),
+        fencing=bool(fencing),
+    )
+
+
+def expected_interleaved_writes(
+    rate: float,
+    cut: float,
+    *,
+    timeout: tuple[float, float] = TIMEOUT,
+    latency: float = LATENCY,
+    nodes: int = 5,
+) -> float:
+    """Writes a deposed Raft leader mixes into an unfenced store during a cut, on average.
+
+    The leader is cut off on the small side at the start of a cut lasting ``cut`` seconds, and
+    (without CheckQuorum) leads until, after the heal, the new leader's next heartbeat reaches
+    it: half a heartbeat interval ``h`` and a latency later, on average. The large side
+    (``nodes - nodes // 2`` servers) elects after ``E`` (:func:`expected_election_time`), and the
+    new leader's first write lands ``1/rate`` after that. So
+    ``rate × (cut − E + h/2 + latency) − 1``, and 0 if the cut ends before an election.
+    :func:`fenced_writes` counts the simulated ones (``interleaved``); with fencing they are 0.
+    """
+    rate = _check_number("rate", rate, 0.0, 10_000.0, low_open=True)
+    cut = _check_number("cut", cut, 0.0, MAX_DURATION)
+    lo, _ = _check_timeout(timeout)
+    n = _check_nodes(nodes)
+    lat = _check_number("latency", latency, 0.0, MAX_LATENCY)
+    e = expected_election_time(timeout, latency=lat, nodes=n, servers=n - n // 2)
+    overlap = cut - e + lo * HEARTBEAT_FRACTION / 2 + lat
+    return max(0.0, rate * overlap - 1.0) if cut > e else 0.0
+
+
+@dataclass(frozen=True)
+class SplitVoteCheck:
+    """Simulated split votes beside :func:`split_vote_probability` (see :func:`split_vote_check`).
+
+    Attributes:
+        simulated: fraction of first terms that split.
+        formula: the dissertation's probability.
+        standard_error: of ``simulated`` around ``formula``, sqrt(p(1 - p)/trials).
+        trials: first elections simulated.
+    """
+
+    simulated: float
+    formula: float
+    standard_error: float
+    trials: int
+
+    @property
+    def z(self) -> float:
+        """How many standard errors the simulation sits from the formula."""
+        if self.standard_error == 0:
+            return 0.0 if self.simulated == self.formula else math.inf
+        return (self.simulated - self.formula) / self.standard_error
+
+
+def split_vote_check(
+    latency: float,
+    *,
+    nodes: int = 5,
+    timeout: tuple[float, float] = TIMEOUT,
+    trials: int = 300,
+    seed: int = 0,
+) -> SplitVoteCheck:
+    """Simulate ``trials`` first elections after a crash and compare with the formula.
+
+    ``latency`` is the fixed one-way latency as a fraction of the range's width (the ``l`` of
+    :func:`split_vote_probability`); logs are equal and the leader crashes right after a
+    heartbeat, as in lesson 05's figure. The formula assumes a candidate's votes come back
+    before its own next timeout could fire; once the round trip ``2·l·width`` reaches the
+    minimum timeout that fails (a candidate starts a new term with its votes still on the
+    way) and the simulation splits more often: with 150-300 ms and ``l = 0.5`` the round trip
+    is 150 ms, and 7 servers split 80% of the time against the formula's 66%.
+    """
+    lo, hi = _check_timeout(timeout)
+    lat = _check_number("latency", latency, 0.0, 1.0)
+    n = _check_nodes(nodes)
+    r = time_to_elect(
+        (lo, hi),
+        trials=trials,
+        nodes=n,
+        latency=Latency(lat * (hi - lo)),
+        differing_logs=False,
+        crash="now",
+        first_term_only=True,
+        seed=seed,
+    )
+    p = split_vote_probability(lat, n - 1, n)
+    return SplitVoteCheck(
+        simulated=float(np.mean(r.split_votes > 0)),
+        formula=p,
+        standard_error=math.sqrt(p * (1 - p) / trials),
+        trials=trials,
     )
 
 

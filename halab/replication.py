@@ -98,6 +98,7 @@ __all__ = [
     "QuorumResult",
     "RealSystem",
     "Side",
+    "expected_lost_after_cut",
     "expected_lost_writes",
     "lost_on_promotion",
     "lost_writes_vs_lag",
@@ -212,6 +213,61 @@ def expected_lost_writes(rate: float, lag: float) -> float:
         ValueError: on a rate that is not positive or a negative lag.
     """
     return _positive("rate", rate) * _non_negative("lag", lag)
+
+
+def expected_lost_after_cut(
+    mode: str,
+    rate: float,
+    cut_for: float,
+    *,
+    lag: float = 0.0,
+    timeout: float = SEMISYNC_TIMEOUT,
+) -> float:
+    """Acknowledged writes a failover loses, on average, when the primary's link to every
+    backup broke ``cut_for`` seconds before it crashed (0: a plain crash, no cut).
+
+    - ``"sync"``: none; the primary acknowledges nothing it has not replicated (it stalls).
+    - ``"async"``: ``rate × (cut_for + lag)``: everything acknowledged after the cut, and the
+      writes of the last ``lag`` seconds before it, which were shipped into the cut.
+    - ``"semisync"``: none while ``cut_for <= timeout``: the writes wait for a backup and are
+      never acknowledged. Later, the first write after the cut (an exponential wait ``t₁``)
+      times out at ``t₁ + timeout``; the primary then falls back to asynchronous replication
+      and acknowledges every waiting write and every later one, all of them lost. With
+      ``d = cut_for - timeout``, ``E = ∫₀ᵈ λe^(-λt)(1 + λ(cut_for - t)) dt
+      = λ·cut_for·(1 - e^(-λd)) + λ·d·e^(-λd)``, about ``rate × cut_for`` once ``λd ≫ 1``.
+      MySQL's ``rpl_semi_sync_source_timeout`` is 10 s by default (:data:`SEMISYNC_TIMEOUT`):
+      a replica slow or unreachable for longer turns semi-sync into async without an error.
+
+    :func:`simulate_failover` with ``partition_at = crash_at - cut_for`` agrees (tests).
+
+    Args:
+        mode: one of :data:`MODES`.
+        rate: writes per second (Poisson), ``> 0``.
+        cut_for: seconds between the cut and the crash, ``>= 0``.
+        lag: async: seconds from acknowledgement to shipping, ``>= 0``.
+        timeout: semi-sync: seconds before falling back, ``> 0``.
+
+    >>> expected_lost_after_cut("semisync", 200, 5.0)       # shorter than the 10 s timeout
+    0.0
+    >>> round(expected_lost_after_cut("semisync", 200, 30.0))  # every write of the 30 s
+    6000
+    >>> expected_lost_after_cut("async", 200, 0.0, lag=0.05)   # a plain crash: λ·L
+    10.0
+    """
+    mode = _choice("mode", mode, MODES)
+    rate = _positive("rate", rate)
+    cut_for = _non_negative("cut_for", cut_for)
+    lag = _non_negative("lag", lag)
+    timeout = _positive("timeout", timeout)
+    if mode == "sync":
+        return 0.0
+    if mode == "async":
+        return rate * (cut_for + lag)
+    d = cut_for - timeout
+    if d <= 0:
+        return 0.0
+    stay = math.exp(-rate * d)
+    return rate * cut_for * (1.0 - stay) + rate * d * stay
 
 
 def lost_on_promotion(ack_times: Iterable[float], crash_time: float, lag: float) -> int:

@@ -56,15 +56,31 @@ def monthly_budget_left(slo, minutes_down):
     ### END SOLUTION
 
 
-def writes_lost_per_failover(mode, write_rate, lag):
+def writes_lost_per_failover(mode, write_rate, lag, cut_for=0.0, timeout=10.0):
     """Acknowledged writes a database failover loses, on average.
 
+    The primary crashes ``cut_for`` seconds after its link to every backup broke (0: a plain
+    crash, the link was fine).
+
+    - "sync": nothing; the primary acknowledges no write a backup does not hold (it stalls).
+    - "async": the backup trails by ``lag``: the writes of the last ``lag`` seconds before the
+      cut, and every write acknowledged after it.
+    - "semisync": nothing while ``cut_for <= timeout`` (the writes wait for a backup and are
+      never acknowledged). After ``timeout`` the primary falls back to asynchronous
+      replication, as MySQL's ``rpl_semi_sync_source_timeout`` does: it acknowledges the
+      writes that were waiting and every later one, so every write since the cut is lost.
+
     Args:
-        mode: "sync", "semisync" or "async" replication. A synchronous or semi-synchronous
-            backup has every acknowledged write; an asynchronous one trails by ``lag``.
-        write_rate: writes acknowledged per second.
+        mode: "sync", "semisync" or "async" replication.
+        write_rate: writes acknowledged per second (Poisson).
         lag: seconds the asynchronous backup trails the leader.
+        cut_for: seconds between the cut and the crash, >= 0.
+        timeout: semi-sync's wait for a backup before it falls back, seconds.
     """
     ### BEGIN SOLUTION
-    return write_rate * lag if mode == "async" else 0.0
+    if mode == "async":
+        return write_rate * (cut_for + lag)
+    if mode == "semisync" and cut_for > timeout:
+        return write_rate * cut_for
+    return 0.0
     ### END SOLUTION

@@ -201,3 +201,80 @@ def test_downtime_table_and_format():
     assert av.format_duration(36.5 * 24) == "36.5 days"
     assert av.format_duration(5.256 / 60) == "5.3 minutes"
     assert av.format_duration(0.00024) == "0.9 seconds"
+
+
+# -- the same availability, different outages --------------------------------------------
+
+
+def test_outage_profile_by_hand():
+    from halab.availability import outage_profile
+
+    short, long = outage_profile(0.99949, 0.25), outage_profile(0.99949, 24.0)
+    assert short.outages_per_year == pytest.approx(0.00051 * 8760 / 0.25)  # 17.87
+    assert round(short.outages_per_year) == 18
+    assert long.outages_per_year == pytest.approx(0.00051 * 8760 / 24)  # 0.186
+    assert round(long.years_between_outages, 1) == 5.4
+    assert long.no_outage_year == pytest.approx(math.exp(-long.outages_per_year))
+    assert long.over_budget_year == pytest.approx(1 - math.exp(-long.outages_per_year))
+    assert (short.bad_year, long.bad_year) == (7.0, 48.0)
+    for bad, name in [(1.0, "a"), (0.0, "a"), (math.nan, "a")]:
+        with pytest.raises(ValueError, match=name):
+            outage_profile(bad, 1.0)
+    with pytest.raises(ValueError, match="mttr"):
+        outage_profile(0.999, 0.0)
+
+
+@pytest.mark.parametrize("mttr", [0.25, 24.0])
+def test_outage_profile_matches_simulated_years(mttr):
+    from halab.availability import outage_profile, simulate_yearly_downtime
+
+    p = outage_profile(0.99949, mttr)
+    years = 20_000
+    hours = simulate_yearly_downtime(0.99949, mttr, years=years, seed=3)
+    budget = 0.00051 * 8760
+    print(f"mttr {mttr} h, seed 3, {years} years: mean {hours.mean():.3f} h")
+    assert hours.mean() == pytest.approx(budget, rel=0.05)
+    for sim, want in [
+        (np.mean(hours <= 1e-9), p.no_outage_year),
+        (np.mean(hours > budget + 1e-9), p.over_budget_year),
+    ]:
+        se = math.sqrt(max(want * (1 - want), 1e-4) / years)
+        assert abs(sim - want) < 4 * se + 0.01  # + outages cut by a year's end
+    assert np.quantile(hours, 0.99) == pytest.approx(p.bad_year, abs=mttr + 0.5)
+
+
+# -- failover coverage ---------------------------------------------------------------------
+
+
+def test_active_passive_coverage():
+    from halab.availability import (
+        active_passive,
+        active_passive_model,
+        availability,
+        nines,
+        parallel,
+        simulate_markov,
+    )
+
+    # full coverage is the old chain
+    assert active_passive(500, 4, 5 / 60, coverage=1.0) == active_passive(500, 4, 5 / 60)
+    assert active_passive(500, 4, 0.0, 1.0) == pytest.approx(
+        parallel(availability(500, 4), availability(500, 4)), rel=1e-12
+    )
+    # lesson 02's figures
+    got = {c: round(nines(active_passive(500, 4, 5 / 60, coverage=c)), 2) for c in (1, 0.99, 0.9)}
+    assert got == {1: 3.65, 0.99: 3.52, 0.9: 3.0}
+    # 90% coverage costs about what a half-hour failover does
+    assert nines(active_passive(500, 4, 0.5)) == pytest.approx(got[0.9], abs=0.05)
+    # each failure of the active server adds about (1 - c) MTTR: (1 - c) λ MTTR of the time
+    for ft in (0.0, 5 / 60):
+        extra = (1 - active_passive(500, 4, ft, 0.95)) - (1 - active_passive(500, 4, ft))
+        assert extra == pytest.approx(0.05 * 4 / 500, rel=0.05)
+    # the chain against its own simulation
+    model = active_passive_model(500, 4, 5 / 60, 0.9)
+    time_in = simulate_markov(model, horizon=2e6, seed=5)
+    sim = time_in[list(model.up)].sum() / time_in.sum()
+    assert 1 - sim == pytest.approx(1 - model.availability(), rel=0.1)  # seed 5
+    for bad in (-0.1, 1.1, math.nan):
+        with pytest.raises(ValueError, match="coverage"):
+            active_passive(500, 4, 0.1, bad)

@@ -8,6 +8,7 @@ import pytest
 
 from halab import availability as av
 from halab import capstone, election, recovery
+from halab.capstone import Design, predict
 from halab.live import health
 
 
@@ -99,3 +100,28 @@ def test_drill_prediction_uses_lesson_06_bounds():
 def test_bad_design_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         capstone.Design(**{field: value})
+
+
+def test_semisync_loses_writes_only_after_its_timeout():
+    from halab.capstone import writes_lost
+
+    semi = Design()
+    assert semi.replication == "semisync" and semi.semisync_timeout == 10.0
+    assert writes_lost(semi) == 0.0 == predict(semi).rpo_writes_per_failover
+    assert writes_lost(semi, cut_for=9.0) == 0.0  # the waiting writes were never acknowledged
+    assert writes_lost(semi, cut_for=30.0) == pytest.approx(50.0 * 30.0, rel=1e-9)
+    assert writes_lost(Design(semisync_timeout=60.0), cut_for=30.0) == 0.0
+    assert writes_lost(Design(replication="sync"), cut_for=30.0) == 0.0
+    assert writes_lost(Design(replication="async"), cut_for=30.0) == pytest.approx(50 * 30.2)
+    assert writes_lost(Design(db_nodes=1, replication="async"), cut_for=30.0) == 0.0
+    with pytest.raises(ValueError, match="cut_for"):
+        writes_lost(semi, cut_for=-1.0)
+    with pytest.raises(ValueError, match="semisync_timeout"):
+        Design(semisync_timeout=0.0)
+
+
+def test_recovery_point_is_a_time_and_the_writes_follow_from_it():
+    p = predict(Design(replication="async"))
+    assert p.recovery_point == pytest.approx(0.2)  # the lag, seconds
+    assert p.rpo_writes_per_failover == pytest.approx(0.2 * 50.0)
+    assert predict(Design()).recovery_point == 0.0

@@ -627,3 +627,82 @@ def test_settings_bars_run_from_best_to_worst_case(widgets):
     ]
     assert [b.get_x() for b in bars] == pytest.approx([s.best_case for s in want])
     assert [b.get_x() + b.get_width() for b in bars] == pytest.approx([s.worst_case for s in want])
+
+
+# -- Akka's logistic φ against the normal tail; the bootstrap's waits --------------------
+
+
+def test_normal_phi_is_the_true_normal_tail():
+    from scipy.stats import norm
+
+    from halab.detection import normal_phi
+
+    for y in (-2.0, 0.0, 1.0, 3.0, 5.6, 8.0):
+        assert normal_phi(10.0 + 2.0 * y, 10.0, 2.0) == pytest.approx(
+            -np.log10(norm.sf(y)), rel=1e-9
+        )
+    with pytest.raises(ValueError, match="std"):
+        normal_phi(1.0, 0.0, 0.0)
+
+
+def test_phi_sigmas_logistic_is_thinner_than_the_normal_tail():
+    from scipy.stats import norm
+
+    from halab.detection import phi_sigmas
+
+    akka, exact = phi_sigmas(8.0), phi_sigmas(8.0, exact=True)
+    assert akka == pytest.approx(5.226, abs=1e-3)  # phi_timeout(8, 1, 0.1) = 1.5226 s
+    assert exact == pytest.approx(norm.isf(1e-8), abs=1e-9)  # 5.612
+    assert phi(akka, 0.0, 1.0) == pytest.approx(8.0, rel=1e-9)
+    # near the mean the two agree; far out the logistic tail is thinner (reaches 8 sooner)
+    assert phi_sigmas(1.0) == pytest.approx(phi_sigmas(1.0, exact=True), abs=0.02)
+    assert exact - akka > 0.35
+    assert round(phi(exact, 0.0, 1.0), 2) == 9.31  # Akka's φ where the normal tail gives 8
+    for bad in (0.0, -1.0, math.nan, math.inf):
+        with pytest.raises(ValueError, match="threshold"):
+            phi_sigmas(bad)
+
+
+def test_phi_waits_start_at_the_bootstrap_and_settle_at_the_floor():
+    from halab.detection import phi_waits
+
+    beats = np.arange(0.0, 40.0, 1.0)
+    waits = phi_waits(PhiAccrualDetector(8.0, acceptable_heartbeat_pause=0.0), beats)
+    # two made-up gaps 0.75 and 1.25: std 0.25, wait 1 + 0.25 * 5.226 = 2.306 s
+    assert waits[0] == pytest.approx(1.0 + 0.25 * 5.226, abs=1e-3)
+    assert waits[0] == pytest.approx(phi_timeout(8.0, 1.0, 0.25), rel=1e-12)
+    assert np.all(np.diff(waits) <= 1e-12)  # punctual gaps only shrink the deviation
+    assert waits[-1] == pytest.approx(phi_timeout(8.0, 1.0, 0.1), rel=1e-9)  # the floor
+    # std = sqrt(0.125 / (n + 2)) reaches the 0.1 floor once n + 2 >= 12.5
+    assert waits[10] > waits[-1] + 1e-3 and waits[11] == pytest.approx(waits[-1])
+    with pytest.raises(TypeError, match="PhiAccrualDetector"):
+        phi_waits(FixedTimeoutDetector(1.0), beats)
+
+
+def test_lesson04_heartbeat_run_waits():
+    """The waits lesson 04 reads off its minute of heartbeats (seed 0)."""
+    from halab.detection import phi_waits
+
+    run = simulate_heartbeats(
+        interval=1.0,
+        duration=60.0,
+        delay=0.05,
+        jitter=0.05,
+        dist="lognormal",
+        loss=0.05,
+        crash_at=45.3,
+        seed=0,
+    )
+    waits = phi_waits(PhiAccrualDetector(8.0, acceptable_heartbeat_pause=0.0), run.arrivals)
+    before_loss = np.flatnonzero(np.diff(run.arrivals) > 1.5)  # a heartbeat lost after these
+    assert [round(float(run.arrivals[i]), 2) for i in before_loss] == [0.03, 10.08]
+    assert [round(float(waits[i]), 2) for i in before_loss] == [2.31, 1.64]
+    assert round(float(waits[-1]), 2) == 1.52  # the last heartbeat before the crash
+
+
+def test_zookeeper_code_default_tick():
+    from halab.detection import ZOOKEEPER_DEFAULT_TICK, ZOOKEEPER_SAMPLE_TICK
+
+    assert (ZOOKEEPER_SAMPLE_TICK, ZOOKEEPER_DEFAULT_TICK) == (2.0, 3.0)
+    assert zookeeper_detection(ZOOKEEPER_DEFAULT_TICK).worst_case == 60 + 3  # 20 ticks + 1
+    assert zookeeper_detection().worst_case == 40 + 2

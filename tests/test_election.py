@@ -717,3 +717,94 @@ def test_first_term_only_counts_a_split_as_a_move_to_term_three():
     )
     # identical timeouts and simultaneous timers: every first election splits
     assert np.all(r.split_votes == 1) and np.all(np.isinf(r.times))
+
+
+# -- lesson 05's counts and where the split-vote formula stops holding --------------------
+
+
+def test_message_counts_separate_heartbeats_from_the_election():
+    from collections import Counter
+
+    from halab.election import HEARTBEATS
+
+    for algorithm in ("bully", "raft", "zab"):
+        r = simulate_election(algorithm, seed=0, duration=3.0, faults=[(1.0, "crash_leader")])
+        counts = r.message_counts()
+        kinds = Counter(type(m.msg).__name__ for m in r.messages())
+        assert sum(counts.values()) == len(r.messages())
+        beats = sum(kinds[k.__name__] for k in HEARTBEATS)
+        assert counts["heartbeat"] == beats > counts["election"]  # mostly heartbeats
+    bully = simulate_election("bully", seed=0, duration=3.0, faults=[(1.0, "crash_leader")])
+    assert bully.message_counts() == {"election": 36, "heartbeat": 148}  # lesson 05 prints it
+
+
+def test_split_vote_formula_fails_once_the_round_trip_reaches_the_minimum_timeout():
+    from halab.election import split_vote_check
+
+    # lesson 05's figure: 7 servers, l = 0.5 of a 150 ms range, seed 0 + 100*2 + 7
+    near = split_vote_check(0.5, nodes=7, seed=207)
+    print("seed 207", near)
+    assert round(near.simulated, 2) == 0.80 and round(near.formula, 2) == 0.66
+    assert near.z > 4
+    # the same latency (75 ms) with a 300 ms minimum: the votes are back before any timeout
+    for seed in (1, 2):
+        far = split_vote_check(0.5, nodes=7, timeout=(0.300, 0.450), trials=600, seed=seed)
+        print("seed", seed, far)
+        assert abs(far.z) < 3
+    with pytest.raises(ValueError, match="latency"):
+        split_vote_check(1.5)
+
+
+def test_a_five_second_timeout_costs_about_4_8_seconds_per_crash():
+    # lesson 05's "timeout near MTBF" row: range (5, 10) s, 5 ms latency, 5 servers: the first
+    # of four uniform timeouts (5 + 5/5 s) less the half heartbeat interval already gone (1.25 s)
+    e = expected_election_time((5.0, 10.0), latency=0.005, nodes=5)
+    assert e == pytest.approx(5.0 + 1.0 + 0.005 + 0.005 - 1.25, abs=1e-3)
+    assert round(e + 0.005, 2) == 4.77  # TimingRun.election_time adds the first heartbeat
+
+
+# -- split brain at a shared store, and fencing tokens ----------------------------------
+
+
+def _cut_run(cut, seed, check_quorum=False):
+    return simulate_election(
+        "raft",
+        seed=seed,
+        duration=cut + 2.0,
+        faults=[(1.0, "split"), (1.0 + cut, "heal")],
+        check_quorum=check_quorum,
+        trace=False,
+    )
+
+
+def test_fencing_tokens_stop_a_deposed_leaders_writes():
+    from halab.election import expected_interleaved_writes, fenced_writes
+
+    for cut in (1.0, 2.0):
+        loose, fenced, rejected = [], [], []
+        for seed in range(20):
+            r = _cut_run(cut, seed)
+            loose.append(fenced_writes(r, rate=50.0, fencing=False, seed=seed).interleaved)
+            f = fenced_writes(r, rate=50.0, fencing=True, seed=seed)
+            fenced.append(f.interleaved)
+            rejected.append(f.rejected)
+            # the store's accepted tokens never go back
+            ok = f.terms[f.accepted]
+            assert np.all(np.diff(ok) >= 0), f"seed={seed}"
+        want = expected_interleaved_writes(50.0, cut)
+        se = np.std(loose, ddof=1) / np.sqrt(len(loose))
+        print(f"cut {cut} s, seeds 0-19: interleaved {np.mean(loose):.1f}, formula {want:.1f}")
+        assert abs(np.mean(loose) - want) < 4 * se + 1.0
+        assert sum(fenced) == 0
+        assert np.mean(rejected) == pytest.approx(np.mean(loose), abs=2.0)  # same writes refused
+    assert expected_interleaved_writes(50.0, 0.1) == 0.0  # the cut ended before any election
+    # CheckQuorum shortens the overlap but does not remove it
+    cq = [
+        fenced_writes(_cut_run(2.0, s, check_quorum=True), rate=50.0, fencing=False, seed=s)
+        for s in range(10)
+    ]
+    assert 0 < np.mean([x.interleaved for x in cq]) < expected_interleaved_writes(50.0, 2.0) / 3
+    with pytest.raises(ValueError, match="rate"):
+        fenced_writes(_cut_run(1.0, 0), rate=0.0)
+    with pytest.raises(TypeError, match="result"):
+        fenced_writes([], rate=1.0)

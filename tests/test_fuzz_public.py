@@ -44,6 +44,7 @@ MODULES = [
     "halab.election",
     "halab.recovery",
     "halab.replication",
+    "halab.retries",
     "halab.sim",
 ]
 # Valid values for required (or expensive) parameters, by parameter name; ``(function, name)``
@@ -120,6 +121,10 @@ VALID = {
     ("recovery.crash_loop", "duration"): 100.0,
     ("recovery.simulate_supervised", "mttf"): 100.0,
     ("recovery.simulate_supervised", "horizon"): 2000.0,
+    ("recovery.supervised_spread", "mttf"): 100.0,
+    ("recovery.supervised_spread", "horizon"): 2000.0,
+    ("replication.expected_lost_after_cut", "mode"): "semisync",
+    ("replication.expected_lost_after_cut", "cut_for"): 12.0,
     ("balancing.workload", "requests"): 200,
     ("balancing.simulate", "requests"): 500,
     ("balancing.split_loads", "speeds"): [1.0, 1.0],
@@ -168,6 +173,14 @@ OBJECTS = {
     "new": Make(lambda: importlib.import_module("halab.election").ZabVote(1, 5, 2)),
     "current": Make(lambda: importlib.import_module("halab.election").ZabVote(1, 4, 3)),
     "trace": [],
+    ("election.fenced_writes", "result"): Make(
+        lambda: importlib.import_module("halab.election").simulate_election(
+            "raft", duration=1.0, faults=[(0.5, "split"), (0.8, "heal")]
+        )
+    ),
+    ("detection.phi_waits", "detector"): Make(
+        lambda: importlib.import_module("halab.detection").PhiAccrualDetector()
+    ),
 }
 
 

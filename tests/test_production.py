@@ -311,12 +311,20 @@ def test_the_guard_needs_a_command():
 
 def test_removal_bounds_by_hand():
     s = Settings()  # inter 0.2, fall 2, 3 consecutive failures, timeout 1.0
-    # killed: checks by fall * inter = 0.4 s; ejection by the 3rd failed request, the victim
-    # getting every 3rd request at 100/s: 3 * 0.03 = 0.09 s; the earlier wins
+    # killed: checks by fall * inter = 0.4 s; ejection by the 3rd failed request: the victim
+    # gets its first within 0.03 s (every 3rd request at 100/s), then, since each retry takes
+    # the next backend's turn, every 2nd request: 2 * 0.02 + 0.03 = 0.07 s (lesson 06's 40 to
+    # 70 ms, health.ejection_bounds); the earlier wins
     for b in ("halab", "haproxy", "nginx"):
-        assert removal_bound(b, s, rate=100, backends=3) == pytest.approx(0.09)
+        assert removal_bound(b, s, rate=100, backends=3) == pytest.approx(0.07)
+        no_retry = Settings(retries=0)
+        assert removal_bound(b, no_retry, rate=100, backends=3) == pytest.approx(0.09)
+    from halab.live.health import ejection_bounds
+
+    assert ejection_bounds(100, 3, 3, retries=s.retries) == pytest.approx((0.04, 0.07))
     # hung: each failing check waits inter (no timeout check): (2-1)(0.2+0.2)+0.2+0.2 = 0.8 s;
-    # a request fails only at timeout: 1.0 + 0.09 s; nginx has only the latter
+    # a request fails only at timeout: 1.0 + 0.09 s (the three were sent at b1's usual turn,
+    # before any failed, so retries do not speed it up); nginx has only the latter
     assert removal_bound("haproxy", s, fault="hang", rate=100, backends=3) == pytest.approx(0.8)
     assert removal_bound("nginx", s, fault="hang", rate=100, backends=3) == pytest.approx(1.09)
     quiet = Settings(consecutive_5xx=None)

@@ -507,3 +507,21 @@ def test_warm_up_panel_lines_are_the_closed_form():
     assert fresh[i] == pytest.approx(50_000 / 95 / 60)
     _, kept = _line(fig, "persistent", 0)
     assert np.allclose(kept, 5 * 31 / 95 / 60)  # the outage: 25 s detection + 1 s + 5 s
+
+
+def test_supervised_spread_reads_lesson_08s_figure():
+    from halab.recovery import Recovery, supervised_spread
+
+    r = Recovery(probe_period=10, failure_threshold=3, decision=1, restart=5, warm_up=60)
+    mttf = 24 * 3600.0
+    small = supervised_spread(mttf, r, workers=16, seed=0)  # draw_mttr's default run
+    assert (round(small.mean, 2), round(small.formula, 2), small.above) == (9.44, 9.22, 11)
+    assert round(small.worker_sd, 2) == 0.48 and round(small.standard_error, 2) == 0.12
+    assert 1.5 < small.z < 2.0  # within 2 standard errors: chance, not a biased model
+    # the simulated spread of one worker-year is the band's
+    assert np.std(small.measured, ddof=1) == pytest.approx(small.worker_sd, rel=0.4)
+    big = supervised_spread(mttf, r, workers=100, seed=1)
+    print("seed 1, 100 workers:", big.mean, big.formula, big.z)
+    assert abs(big.z) < 3 and round(big.mean, 2) == 9.22
+    with pytest.raises(ValueError, match="recovery"):
+        supervised_spread(mttf, None)

@@ -450,3 +450,56 @@ def test_quorum_panel_draws_the_model_and_keeps_r_and_w_within_n():
     panel.set(n=3)  # R and W follow N down
     assert panel.controls["w"].value == 3 and panel.controls["w"].max == 3
     assert panel.error is None
+
+
+# -- when semi-sync loses writes: after its timeout ----------------------------------------
+
+
+def test_expected_lost_after_cut_matches_the_simulated_failovers():
+    from halab.replication import expected_lost_after_cut
+
+    for mode, rate, cut_for, timeout in [
+        ("semisync", 200.0, 1.0, 0.4),
+        ("semisync", 20.0, 0.5, 0.4),
+        ("semisync", 200.0, 0.3, 0.4),
+        ("async", 200.0, 1.0, 0.4),
+        ("sync", 200.0, 1.0, 0.4),
+    ]:
+        lost = np.array(
+            [
+                rp.simulate_failover(
+                    mode,
+                    rate=rate,
+                    lag=0.05,
+                    partition_at=2.0 - cut_for,
+                    crash_at=2.0,
+                    timeout=timeout,
+                    seed=seed,
+                ).lost
+                for seed in range(40)
+            ]
+        )
+        want = expected_lost_after_cut(mode, rate, cut_for, lag=0.05, timeout=timeout)
+        se = max(lost.std(ddof=1) / np.sqrt(len(lost)), 0.2)
+        print(mode, rate, cut_for, timeout, "seeds 0-39:", lost.mean(), "formula", want)
+        assert abs(lost.mean() - want) < 4 * se + 0.5  # + writes on the wire at the cut
+
+
+def test_expected_lost_after_cut_edges_and_arguments():
+    from halab.replication import SEMISYNC_TIMEOUT, expected_lost_after_cut
+
+    assert SEMISYNC_TIMEOUT == 10.0
+    assert expected_lost_after_cut("semisync", 50.0, 0.0) == 0.0
+    assert expected_lost_after_cut("semisync", 50.0, 10.0) == 0.0  # not yet fallen back
+    assert expected_lost_after_cut("semisync", 50.0, 30.0) == pytest.approx(1500.0, rel=1e-6)
+    assert expected_lost_after_cut("async", 50.0, 0.0, lag=0.2) == pytest.approx(10.0)
+    assert expected_lost_after_cut("sync", 50.0, 30.0) == 0.0
+    for kwargs, name in [
+        ({"mode": "raft", "rate": 1.0, "cut_for": 1.0}, "mode"),
+        ({"mode": "async", "rate": 0.0, "cut_for": 1.0}, "rate"),
+        ({"mode": "async", "rate": 1.0, "cut_for": -1.0}, "cut_for"),
+        ({"mode": "async", "rate": 1.0, "cut_for": math.nan}, "cut_for"),
+        ({"mode": "semisync", "rate": 1.0, "cut_for": 1.0, "timeout": 0.0}, "timeout"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            expected_lost_after_cut(**kwargs)

@@ -88,3 +88,91 @@ def test_budget_panel_reports_bad_text_instead_of_crashing():
     panel.set(incidents="10, 50")
     assert panel.error is None
     assert "overspent by 16.8 min" in panel.figure.axes[0].get_title()
+
+
+def test_legends_name_every_run_and_every_theory_line():
+    import matplotlib.pyplot as plt
+
+    from halab.widgets.lesson01 import draw_timeline
+    from halab.widgets.lesson03 import draw_policies
+
+    fig = draw_timeline(runs=4)
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert [x for x in labels if x.startswith("run")] == [f"run {i}, measured" for i in range(1, 5)]
+    plt.close(fig)
+    fig = draw_policies(requests=2000, loads=(0.5, 0.9))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    lines = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "-"]
+    assert len(lines) == 3  # random, round robin, power of two have closed forms
+    assert {"random theory: M/M/1", "round_robin theory: E10/M/1"} <= set(labels)
+    assert "power_of_two theory: T₂ limit" in labels
+    plt.close(fig)
+
+
+def test_draw_fencing_puts_fenced_runs_at_zero_and_unfenced_on_the_line():
+    import matplotlib.pyplot as plt
+
+    from halab.election import expected_interleaved_writes
+    from halab.widgets import FENCING_CUTS, draw_fencing
+
+    fig = draw_fencing(seeds=4)
+    points = {
+        line.get_label(): line.get_ydata()
+        for line in fig.axes[0].get_lines()
+        if line.get_marker() not in (None, "None", "")
+    }
+    assert np.all(points["fencing tokens"] == 0)
+    loose = points["no fencing, simulated"]
+    theory = np.array([expected_interleaved_writes(50.0, c) for c in FENCING_CUTS])
+    assert np.all(np.abs(loose - theory) < 0.15 * theory + 6)
+    assert np.all(points["CheckQuorum, no fencing"][2:] < theory[2:] / 3)
+    plt.close(fig)
+
+
+def test_draw_outages_simulated_years_follow_the_poisson_steps():
+    import matplotlib.pyplot as plt
+
+    from halab.widgets import draw_outages
+
+    fig = draw_outages(years=3000)
+    lines = fig.axes[0].get_lines()
+    theory = [x for x in lines if x.get_drawstyle() == "steps-post"]
+    sims = [x for x in lines if x.get_marker() not in (None, "None", "")]
+    assert len(theory) == 2 and len(sims) == 2
+    for t, s in zip(theory, sims):
+        want = np.interp(s.get_xdata(), t.get_xdata(), t.get_ydata())
+        # away from the steps themselves the simulated CDF sits on the closed form
+        assert np.median(np.abs(s.get_ydata() - want)) < 0.03
+    plt.close(fig)
+
+
+def test_draw_coverage_simulation_sits_on_the_chain():
+    import matplotlib.pyplot as plt
+
+    from halab.widgets import COVERAGES, draw_coverage
+
+    fig = draw_coverage(years=300)
+    lines = fig.axes[0].get_lines()
+    chain = next(x for x in lines if x.get_label().startswith("Markov chain"))
+    sim = next(x for x in lines if x.get_label().startswith("simulated"))
+    assert list(sim.get_xdata()) == list(COVERAGES)
+    want = np.interp(sim.get_xdata(), chain.get_xdata(), chain.get_ydata())
+    assert np.all(np.abs(sim.get_ydata() - want) < 0.1)  # nines
+    assert chain.get_ydata()[-1] > chain.get_ydata()[0] + 0.8  # 100% vs 80% coverage
+    plt.close(fig)
+
+
+def test_draw_retries_markers_follow_the_lines():
+    import matplotlib.pyplot as plt
+
+    from halab.retries import bottom_attempts, budget_bound
+    from halab.widgets import RETRY_P, draw_retries
+
+    fig = draw_retries(requests=2000)
+    lines = {x.get_label(): x for x in fig.axes[0].get_lines()}
+    free = lines["simulated, no budget"].get_ydata()
+    capped = lines["simulated, with budget"].get_ydata()
+    want = np.array([bottom_attempts(p, 3, 3) for p in RETRY_P])
+    assert np.all(np.abs(free - want) < 0.06 * want)
+    assert np.all(capped <= budget_bound(0.2, 3) + 0.01) and capped[-1] > 1.7
+    plt.close(fig)

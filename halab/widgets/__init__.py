@@ -35,12 +35,15 @@ from halab.widgets.lesson01 import (
     HOURS_PER_YEAR,
     budget_panel,
     draw_budget,
+    draw_outages,
     draw_timeline,
     timeline_panel,
 )
 from halab.widgets.lesson02 import (
+    COVERAGES,
     common_cause_panel,
     draw_common_cause,
+    draw_coverage,
     draw_failover,
     draw_structures,
     failover_panel,
@@ -77,6 +80,7 @@ from halab.widgets.lesson04 import (
 )
 from halab.widgets.lesson05 import (
     ARROW_LIMIT,
+    FENCING_CUTS,
     FIGURE_9_8,
     HEARTBEATS,
     PUBLISHED_9_8,
@@ -86,6 +90,7 @@ from halab.widgets.lesson05 import (
     ClusterPanel,
     cluster_panel,
     draw_cluster,
+    draw_fencing,
     draw_split_brain,
     draw_split_votes,
     draw_time_to_elect,
@@ -96,12 +101,14 @@ from halab.widgets.lesson05 import (
 )
 from halab.widgets.lesson06 import (
     LIVE_MARKS,
+    RETRY_P,
     LivePanel,
     detection_panel,
     draw_compare,
     draw_detection,
     draw_detection_sweep,
     draw_drill,
+    draw_retries,
     draw_traffic,
     live_panel,
 )
@@ -147,6 +154,13 @@ __all__ = [
     "draw_leader_failover",
     "drill_series",
     "table",
+    "RETRY_P",
+    "draw_retries",
+    "COVERAGES",
+    "draw_coverage",
+    "draw_outages",
+    "FENCING_CUTS",
+    "draw_fencing",
     "draw_stale",
     "Panel",
     "RENDER_DPI",

@@ -66,7 +66,7 @@ def draw_timeline(
             bottom,
             t / HOURS_PER_YEAR,
             line.running_availability(t),
-            label="measured, each run" if i == 0 else None,
+            label=f"run {i + 1}, measured",
             color=f"C{i}",
         )
     low = min(min(lows), min(min(line.running_availability(t)) for line in lines))
@@ -135,3 +135,48 @@ def budget_panel() -> Panel:
             "incidents": w.Text(value="12, 7.5, 20", description="incidents (min)"),
         },
     )
+
+
+def draw_outages(*, a: float = 0.99949, mttrs=(0.25, 24.0), years: int = 2000, seed: int = 0):
+    """The same availability as many short outages or a few long ones: a year's downtime.
+
+    For each outage length, the fraction of years with at most x hours down: the Poisson
+    closed form of :func:`halab.availability.outage_profile` (line, a step at each outage)
+    beside ``years`` simulated years (markers, :func:`halab.availability.simulate_yearly_downtime`).
+    The dotted line is the yearly budget, (1 - a) × 8760 h.
+    """
+    from scipy import stats
+
+    fig, ax = plots.figure()
+    budget = (1.0 - a) * HOURS_PER_YEAR
+    right = 1.2 * max(max(av.outage_profile(a, m).bad_year for m in mttrs), budget)
+    for i, mttr in enumerate(mttrs):
+        p = av.outage_profile(a, mttr)
+        hours = av.simulate_yearly_downtime(a, mttr, years=years, seed=seed + i)
+        x = np.linspace(0.0, right, 400)
+        theory = stats.poisson.cdf(np.floor(x / mttr + 1e-9), p.outages_per_year)
+        color = f"C{i}"
+        plots.theory_line(
+            ax,
+            x,
+            theory,
+            label=f"{mttr * 60:g} min outages, {p.outages_per_year:.3g}/year: Poisson"
+            if mttr < 1
+            else f"{mttr:g} h outages, {p.outages_per_year:.3g}/year: Poisson",
+            color=color,
+            drawstyle="steps-post",
+        )
+        grid = np.linspace(0.0, x[-1], 23)
+        sim = [(hours <= g + 1e-9).mean() for g in grid]
+        plots.sim_points(ax, grid, sim, label=f"simulated, {years} years", color=color)
+    plots.reference(ax, x=budget, label=f"yearly budget {budget:.2f} h")
+    plots.decorate(
+        ax,
+        title=f"A = {a:.3%} either way: how much downtime a year brings",
+        xlabel="hours down in a year",
+        ylabel="fraction of years with at most that",
+        ylim=(0, 1.02),
+        legend=False,
+    )
+    ax.legend(fontsize=8, frameon=False, loc="center right")
+    return fig

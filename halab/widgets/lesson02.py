@@ -195,3 +195,45 @@ def failover_panel() -> Panel:
             "seed": int_slider(0, 0, 20, "seed"),
         },
     )
+
+
+COVERAGES = (0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)  # the simulated markers of draw_coverage
+
+
+def draw_coverage(
+    *,
+    mttf: float = 500.0,
+    mttr: float = 4.0,
+    failover_minutes: float = 5.0,
+    years: float = 500.0,
+    seed: int = 0,
+):
+    """Active-passive availability against the failover's coverage (its chance of working).
+
+    Line: the Markov chain of :func:`halab.availability.active_passive_model` with
+    ``coverage``; markers: a simulation of that chain over ``years`` at each coverage.
+    """
+    fine = np.linspace(COVERAGES[0], 1.0, 41)
+    fo = failover_minutes / 60
+    fig, ax = plots.figure()
+    plots.theory_line(
+        ax,
+        fine,
+        _nines([av.active_passive(mttf, mttr, fo, c) for c in fine]),
+        label=f"Markov chain, {failover_minutes:g} min failover",
+    )
+    sims = []
+    for k, c in enumerate(COVERAGES):
+        model = av.active_passive_model(mttf, mttr, fo, c)
+        time_in = av.simulate_markov(model, horizon=years * HOURS_PER_YEAR, seed=seed + k)
+        sims.append(time_in[list(model.up)].sum() / time_in.sum())
+    plots.sim_points(ax, COVERAGES, _nines(sims), label=f"simulated, {years:g} years each")
+    a = av.availability(mttf, mttr)
+    plots.reference(ax, av.nines(a), label="one server, no standby")
+    plots.decorate(
+        ax,
+        title="A failover that sometimes fails: coverage",
+        xlabel="coverage c: the chance a failover works",
+        ylabel="nines, −log₁₀(1 − A)",
+    )
+    return fig

@@ -136,6 +136,16 @@ def balancer_panel() -> Panel:
     )
 
 
+def _theory_label(policy: str, servers: int, service: str) -> str:
+    """The legend entry of a policy's closed form (see ``balancing.theory_response_time``)."""
+    forms = {
+        "random": "M/M/1" if service == "exponential" else "M/G/1",
+        "round_robin": f"E{servers}/M/1",
+        "power_of_two": "T₂ limit",
+    }
+    return f"{policy} theory: {forms.get(policy, 'closed form')}"
+
+
 def draw_policies(
     *,
     servers: int = 10,
@@ -171,7 +181,8 @@ def draw_policies(
                 for x in fine
             ]
             if not np.all(np.isnan(theory)):
-                plots.theory_line(ax, fine, theory, label=None, color=color)
+                label = _theory_label(name, servers, service) if ax is mean_ax else None
+                plots.theory_line(ax, fine, theory, label=label, color=color)
     exponential = service == "exponential"
     if exponential:
         for ax, q in ((mean_ax, None), (p99_ax, 0.99)):
@@ -188,6 +199,8 @@ def draw_policies(
         yscale="log",
         ylim=(0.9, 200),
     )
+    # markers: simulated policies; lines: the closed forms that exist, in the policy's colour
+    mean_ax.legend(fontsize=7, frameon=False, ncol=2, loc="upper left")
     plots.decorate(
         p99_ax,
         title="99th percentile (lines: theory)",

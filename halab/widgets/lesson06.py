@@ -487,3 +487,50 @@ class LivePanel:
 def live_panel(cluster, *, rate: float = 50.0) -> LivePanel:
     """Lesson 06: kill and revive buttons on a running cluster, with its traffic redrawn live."""
     return LivePanel(cluster, rate=rate)
+
+
+RETRY_P = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 1.0)  # bottom failure rates simulated
+
+
+def draw_retries(
+    *, tries: int = 3, layers: int = 3, budget: float = 0.2, requests: int = 4000, seed: int = 0
+):
+    """Attempts that reach the bottom of a chain of retrying layers, per request.
+
+    Lines: :func:`halab.retries.bottom_attempts` (no budget, exact for independent failures)
+    and :func:`halab.retries.budget_bound` (the cap a retry budget puts on it); markers:
+    :func:`halab.retries.simulate_retries` with and without the budget.
+    """
+    from halab import retries as rt
+
+    fig, ax = plots.figure()
+    fine = np.linspace(0.0, 1.0, 101)
+    plots.theory_line(
+        ax,
+        fine,
+        [rt.bottom_attempts(p, tries, layers) for p in fine],
+        label=f"no budget: {layers} layers × {tries} tries",
+        color="C3",
+    )
+    plots.reference(
+        ax,
+        rt.budget_bound(budget, layers),
+        label=f"budget {budget:.0%}: at most (1 + r)^{layers}",
+        color="C0",
+    )
+    for k, (ratio, color, label) in enumerate(
+        ((None, "C3", "simulated, no budget"), (budget, "C0", "simulated, with budget"))
+    ):
+        sim = [
+            rt.simulate_retries(p, tries, layers, budget=ratio, requests=requests, seed=seed + k)[0]
+            for p in RETRY_P
+        ]
+        plots.sim_points(ax, RETRY_P, sim, label=label, color=color)
+    plots.decorate(
+        ax,
+        title="Retries multiply across layers; a budget caps them",
+        xlabel="chance that one attempt at the bottom fails",
+        ylabel="attempts at the bottom per request",
+        yscale="log",
+    )
+    return fig

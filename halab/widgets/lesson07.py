@@ -102,7 +102,8 @@ def draw_replication(
         top,
         title=(
             f"{mode}: {res.lost} acknowledged writes lost, "
-            f"RPO {res.recovery_point * 1000:.0f} ms, RTO {res.recovery_time:.1f} s"
+            f"recovery point {res.recovery_point * 1000:.0f} ms, "
+            f"recovery time {res.recovery_time:.1f} s"
         ),
         xlabel="time (s)",
         xlim=(0.8, res.promoted_at + 0.3),

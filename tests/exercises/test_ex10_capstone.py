@@ -55,5 +55,30 @@ def test_writes_lost_per_failover(ex):
     for mode in ("sync", "semisync"):
         got = ex.writes_lost_per_failover(mode, 200.0, 0.05)
         assert close(got, 0.0), (
-            f"a {mode} backup has every acknowledged write: nothing is lost, got {got!r}"
+            f"after a plain crash a {mode} backup has every acknowledged write: nothing is "
+            f"lost, got {got!r}"
         )
+
+
+def test_writes_lost_after_a_cut(ex):
+    got = ex.writes_lost_per_failover("semisync", 50.0, 0.2, cut_for=30.0, timeout=10.0)
+    assert close(got, 1500.0, rel=1e-6), (
+        "a semi-sync primary whose backups were cut off 30 s before it crashed lost "
+        f"50 × 30 = 1500 writes, got {got!r}: after its 10 s timeout it falls back to async "
+        "and acknowledges every write since the cut, the 10 s of waiting ones included, "
+        "and no backup has any of them"
+    )
+    got = ex.writes_lost_per_failover("semisync", 50.0, 0.2, cut_for=4.0, timeout=10.0)
+    assert close(got, 0.0), (
+        f"a cut 4 s before the crash is shorter than the 10 s timeout: the waiting writes "
+        f"were never acknowledged, so nothing acknowledged is lost, got {got!r}"
+    )
+    got = ex.writes_lost_per_failover("async", 50.0, 0.2, cut_for=30.0, timeout=10.0)
+    assert close(got, 50.0 * 30.2, rel=1e-6), (
+        "an async primary cut off 30 s before its crash lost every write acknowledged since "
+        f"the cut and the 0.2 s of lag before it: 50 × 30.2 = 1510, got {got!r}"
+    )
+    got = ex.writes_lost_per_failover("sync", 50.0, 0.2, cut_for=30.0, timeout=10.0)
+    assert close(got, 0.0), (
+        f"a sync primary acknowledges nothing without its backups (it stalls), got {got!r}"
+    )

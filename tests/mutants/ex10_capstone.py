@@ -33,8 +33,26 @@ def budget_spent_as_fraction(slo, minutes_down):
     return 1 - minutes_down / ((1 - slo) * 30 * 24 * 60)
 
 
-def semisync_loses_like_async(mode, write_rate, lag):
-    return 0.0 if mode == "sync" else write_rate * lag
+def semisync_loses_like_async(mode, write_rate, lag, cut_for=0.0, timeout=10.0):
+    return 0.0 if mode == "sync" else write_rate * (cut_for + lag)
+
+
+def semisync_never_loses(mode, write_rate, lag, cut_for=0.0, timeout=10.0):
+    return write_rate * (cut_for + lag) if mode == "async" else 0.0
+
+
+def semisync_loses_only_after_the_timeout(mode, write_rate, lag, cut_for=0.0, timeout=10.0):
+    if mode == "async":
+        return write_rate * (cut_for + lag)
+    if mode == "semisync":
+        return write_rate * max(0.0, cut_for - timeout)
+    return 0.0
+
+
+def async_ignores_the_cut(mode, write_rate, lag, cut_for=0.0, timeout=10.0):
+    if mode == "async":
+        return write_rate * lag
+    return write_rate * cut_for if mode == "semisync" and cut_for > timeout else 0.0
 
 
 MUTANTS = {
@@ -49,4 +67,11 @@ MUTANTS = {
     "semi-sync taken to lose writes like async": {
         "writes_lost_per_failover": semisync_loses_like_async
     },
+    "semi-sync taken never to lose a write (its timeout forgotten)": {
+        "writes_lost_per_failover": semisync_never_loses
+    },
+    "semi-sync losing only the writes after its timeout": {
+        "writes_lost_per_failover": semisync_loses_only_after_the_timeout
+    },
+    "async losing only its lag after a cut": {"writes_lost_per_failover": async_ignores_the_cut},
 }
