@@ -128,6 +128,9 @@ VALID = {
     ("widgets.choice", "value"): "a",
     ("widgets.choice", "options"): ("a", "b"),
     "description": "x",
+    ("widgets.table", "header"): ("a", "b"),
+    ("widgets.table", "rows"): (("1", "2"),),
+    ("widgets.draw_outages", "years"): 20,
 }
 
 OBJECTS = {

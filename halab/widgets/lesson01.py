@@ -7,7 +7,7 @@ import numpy as np
 
 from halab import availability as av
 from halab import plots
-from halab.checks import check_int, check_real, make_rng
+from halab.checks import check_instance, check_int, check_prob, check_real, make_rng
 from halab.widgets.core import Panel, choice, int_slider, slider
 
 HOURS_PER_YEAR = av.HOURS_PER["year"]
@@ -147,6 +147,14 @@ def draw_outages(*, a: float = 0.99949, mttrs=(0.25, 24.0), years: int = 2000, s
     """
     from scipy import stats
 
+    check_prob("a", a, lo_open=True, hi_open=True)
+    check_instance("mttrs", mttrs, (list, tuple))
+    if not 1 <= len(mttrs) <= 10:
+        raise ValueError(f"mttrs must hold 1 to 10 outage lengths, got {len(mttrs)}")
+    for mttr in mttrs:
+        check_real("mttrs", mttr, 0, HOURS_PER_YEAR, lo_open=True, unit="hours")
+    check_int("years", years, 1, 100_000)
+    check_int("seed", seed, 0, None)
     fig, ax = plots.figure()
     budget = (1.0 - a) * HOURS_PER_YEAR
     right = 1.2 * max(max(av.outage_profile(a, m).bad_year for m in mttrs), budget)
