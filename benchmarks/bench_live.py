@@ -16,7 +16,6 @@ The bars are the issue's: halab's balancer at least 0.5x direct at 32 clients, n
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import os
 import re
@@ -110,7 +109,7 @@ def bench_panels() -> list[Row]:
 
     def draw():
         fig = widgets.draw_drill(drill=drill)
-        fig.savefig(io.BytesIO(), format="png", dpi=widgets.RENDER_DPI)
+        widgets.render_png(fig)
         plt.close(fig)
 
     rows.append(

@@ -20,7 +20,15 @@ only place that imports ipywidgets; it and :mod:`halab.plots` are the only ones 
 
 from __future__ import annotations
 
-from halab.widgets.core import RENDER_DPI, Panel, choice, int_slider, slider
+from halab.widgets.core import (
+    DISPLAY_DPI,
+    RENDER_DPI,
+    Panel,
+    choice,
+    int_slider,
+    render_png,
+    slider,
+)
 from halab.widgets.lesson01 import (
     HOURS_PER_YEAR,
     budget_panel,
@@ -133,6 +141,8 @@ __all__ = [
     "draw_stale",
     "Panel",
     "RENDER_DPI",
+    "DISPLAY_DPI",
+    "render_png",
     "choice",
     "int_slider",
     "slider",
