@@ -20,15 +20,7 @@ only place that imports ipywidgets; it and :mod:`halab.plots` are the only ones 
 
 from __future__ import annotations
 
-from halab.widgets.core import (
-    DISPLAY_DPI,
-    RENDER_DPI,
-    Panel,
-    choice,
-    int_slider,
-    render_png,
-    slider,
-)
+from halab.widgets.core import Panel, choice, int_slider, slider
 from halab.widgets.lesson01 import (
     HOURS_PER_YEAR,
     budget_panel,
@@ -136,6 +128,7 @@ from halab.widgets.lesson09 import (
     windows_panel,
 )
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
+from halab.widgets.render import DISPLAY_DPI, RENDER_DPI, render_png
 
 __all__ = [
     "draw_stale",

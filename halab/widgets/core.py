@@ -9,9 +9,8 @@ A slider move costs what the kernel spends on it, so a panel does as little as i
   it again at once (:data:`PICTURES_KEPT` per panel);
 - moves that arrive from the browser while a redraw runs are merged: the panel draws the
   latest values once instead of every value in between (:data:`MERGE_SECONDS`);
-- the PNG is drawn at :data:`RENDER_DPI`, twice :data:`DISPLAY_DPI`, and shown at the size
-  of a static figure, so it is sharp on a laptop's screen; it is compressed lightly (level 1:
-  a bigger file on the local socket, less CPU per move).
+- the PNG (:func:`halab.widgets.render.render_png`) is drawn at twice the pixels it is shown
+  at, the size of a static figure, so it is sharp on a laptop's screen.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import io
 import time
 import traceback
 from collections import OrderedDict
@@ -32,18 +30,10 @@ import numpy as np
 from IPython import get_ipython
 from IPython.display import Image, clear_output, display
 
-DISPLAY_DPI = 100  # CSS pixels per inch on the page: matplotlib's figure.dpi, as static figures
-RENDER_DPI = 2 * DISPLAY_DPI  # pixels per inch of the PNG a panel shows (sharp: 2x)
-PNG_OPTIONS = {"compress_level": 1}  # Pillow's zlib level: level 6 costs more CPU per move
+from halab.widgets.render import render_png
+
 PICTURES_KEPT = 24  # PNGs a panel remembers by the controls' values
 MERGE_SECONDS = 0.015  # a browser move this soon after a redraw waits for the moves behind it
-
-
-def render_png(fig) -> bytes:
-    """The figure as the PNG a panel shows: :data:`RENDER_DPI`, lightly compressed."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=RENDER_DPI, pil_kwargs=PNG_OPTIONS)
-    return buffer.getvalue()
 
 
 def show_png(output: w.Output, png: bytes) -> None:
