@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from halab import detection as det
@@ -128,6 +130,21 @@ def heartbeats_panel() -> Panel:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _qos_data(interval: float, loss: float, delay: float, beats: int, seed: int):
+    """Closed forms and a simulated sweep of the k-missed detector, remembered by arguments."""
+    run = det.simulate_heartbeats(
+        interval=interval, duration=beats * interval, delay=delay, loss=loss, seed=seed
+    )
+    detectors = [det.FixedTimeoutDetector.k_missed(int(k), interval) for k in QOS_KS]
+    got = det.sweep(run, detectors, crashes=200, seed=seed)
+    theory = [det.k_missed_qos(interval, d.timeout, delay, loss) for d in detectors]
+    return theory, got
+
+
+QOS_KS = np.arange(1, 9)  # k, the missed beats of draw_qos
+
+
 def draw_qos(
     *,
     interval: float = 1.0,
@@ -135,40 +152,27 @@ def draw_qos(
     delay: float = FD_DELAY,
     beats: int = 12_000,
     seed: int = 0,
+    fig=None,
 ):
     """The k-missed detector's QoS: closed forms (lines) beside a simulation (markers).
 
     Left: wrong suspicions per hour. Right: mean detection time and its upper bound T + d.
     Constant delay ``delay``, independent loss; ``beats`` heartbeats are simulated and
-    200 crash times tried for each k.
+    200 crash times tried for each k. ``fig``: a figure this function drew before, updated
+    in place (a panel's).
     """
-    ks = np.arange(1, 9)
-    run = det.simulate_heartbeats(
-        interval=interval, duration=beats * interval, delay=delay, loss=loss, seed=seed
-    )
-    detectors = [det.FixedTimeoutDetector.k_missed(int(k), interval) for k in ks]
-    got = det.sweep(run, detectors, crashes=200, seed=seed)
-    theory = [det.k_missed_qos(interval, d.timeout, delay, loss) for d in detectors]
-    fig, (left, right) = plots.figure(1, 2, width=8.0)
+    ks = QOS_KS
+    theory, got = _qos_data(float(interval), float(loss), float(delay), int(beats), int(seed))
     positive = lambda v: np.where(np.asarray(v) > 0, v, np.nan)  # noqa: E731 (log axis)
-    plots.theory_line(
-        left, ks, positive([q.mistakes_per_hour for q in theory]), label="closed form"
-    )
-    plots.sim_points(
-        left,
-        ks,
-        positive([q.mistakes_per_hour for q in got]),
-        label=f"simulated, {beats * interval / 3600:.3g} h",
-    )
-    plots.decorate(
-        left,
-        title=f"Wrong suspicions, loss {loss:.0%}",
-        xlabel="k, missed beats",
-        ylabel="per hour",
-        yscale="log",
-        xlim=(ks[0] - 0.5, ks[-1] + 0.5),
-    )
-    if loss == 0:  # nothing to draw on a log axis: say so instead of showing empty axes
+    if fig is None:
+        fig, (left, right) = plots.figure(1, 2, width=8.0)
+        plots.theory_line(left, ks, ks * np.nan, label="closed form")
+        plots.sim_points(left, ks, ks * np.nan, label="simulated")
+        left.set_yscale("log")
+        plots.decorate(
+            left, xlabel="k, missed beats", ylabel="per hour", xlim=(ks[0] - 0.5, ks[-1] + 0.5)
+        )
+        plots.plain_log_ticks(left.yaxis)
         left.text(
             0.5,
             0.5,
@@ -176,23 +180,30 @@ def draw_qos(
             ha="center",
             va="center",
             transform=left.transAxes,
+            visible=False,
         )
-    plots.theory_line(right, ks, [q.detection_time for q in theory], label="E(T_D), closed form")
-    plots.sim_points(right, ks, [q.detection_time for q in got], label="mean T_D, simulated")
-    plots.theory_line(
-        right,
-        ks,
-        [q.detection_time_max for q in theory],
-        label="max T_D = T + d",
-        linestyle=":",
-        color="gray",
-    )
-    plots.decorate(
-        right,
-        title=f"Detection time, interval {interval:g} s",
-        xlabel="k, missed beats",
-        ylabel="seconds",
-    )
+        plots.theory_line(right, ks, ks * 0.0, label="E(T_D), closed form")
+        plots.sim_points(right, ks, ks * 0.0, label="mean T_D, simulated")
+        plots.theory_line(right, ks, ks * 0.0, label="max T_D = T + d", linestyle=":", color="gray")
+        plots.decorate(right, xlabel="k, missed beats", ylabel="seconds")
+        for ax in (left, right):
+            ax.set_title(" ", fontsize=11, y=1.0)  # a fixed height: no layout pass per move
+    left, right = fig.axes
+    line, points = left.get_lines()
+    line.set_ydata(positive([q.mistakes_per_hour for q in theory]))
+    points.set_ydata(positive([q.mistakes_per_hour for q in got]))
+    points.set_label(f"simulated, {beats * interval / 3600:.3g} h")
+    left.legend(fontsize=8, frameon=False)
+    left.texts[0].set_visible(loss == 0)  # nothing on the log axis: say so
+    left.title.set_text(f"Wrong suspicions, loss {loss:.0%}")
+    mean_td, sim_td, max_td = right.get_lines()
+    mean_td.set_ydata([q.detection_time for q in theory])
+    sim_td.set_ydata([q.detection_time for q in got])
+    max_td.set_ydata([q.detection_time_max for q in theory])
+    right.title.set_text(f"Detection time, interval {interval:g} s")
+    for ax in (left, right):
+        ax.relim()
+        ax.autoscale_view(scalex=False)
     return fig
 
 
