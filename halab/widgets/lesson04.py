@@ -223,24 +223,9 @@ FD_TIMEOUTS = (1.25, 1.5, 1.75, 2.25, 2.5, 2.75, 3.5, 4.5, 5.5, 7.5)  # × inter
 FD_THRESHOLDS = (0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 
 
-def draw_tradeoff(
-    *,
-    loss: float = 0.01,
-    jitter: float = 0.1,
-    interval: float = 1.0,
-    beats: int = 5000,
-    seed: int = 0,
-):
-    """Detection time against wrong suspicions per hour: fixed timeouts and φ thresholds.
-
-    Each marker is one setting measured on the same simulated link (lognormal delay, mean
-    50 ms, standard deviation ``jitter``; loss ``loss``): fixed timeouts of 1.25 to 7.5
-    intervals, φ thresholds of 0.5 to 16 with no acceptable pause and with a pause of two
-    intervals. The dashed line is the fixed timeout's closed form for a constant delay: the
-    gap between it and the markers is what the jitter costs; it leaves the axes at the bottom
-    where it predicts fewer mistakes than the run could show. Lower left is better; settings
-    that made no mistake in the run sit on the dotted floor.
-    """
+@functools.lru_cache(maxsize=64)
+def _tradeoff_data(loss: float, jitter: float, interval: float, beats: int, seed: int):
+    """The closed form and the three measured curves of draw_tradeoff, remembered."""
     run = det.simulate_heartbeats(
         interval=interval,
         duration=beats * interval,
@@ -250,44 +235,68 @@ def draw_tradeoff(
         loss=loss,
         seed=seed,
     )
-    hours = beats * interval / 3600
-    floor = 0.5 / hours  # where "none seen" is drawn: half of one mistake in the run
     curves = [
-        ("fixed timeout", "C0", [det.FixedTimeoutDetector(m * interval) for m in FD_TIMEOUTS]),
-        ("φ, no pause", "C1", [_phi_detector(interval, th) for th in FD_THRESHOLDS]),
-        (
-            f"φ, pause {2 * interval:g} s",
-            "C2",
-            [_phi_detector(interval, th, pause=2 * interval) for th in FD_THRESHOLDS],
-        ),
+        [det.FixedTimeoutDetector(m * interval) for m in FD_TIMEOUTS],
+        [_phi_detector(interval, th) for th in FD_THRESHOLDS],
+        [_phi_detector(interval, th, pause=2 * interval) for th in FD_THRESHOLDS],
     ]
     theory = [det.k_missed_qos(interval, m * interval, FD_DELAY, loss) for m in FD_TIMEOUTS]
-    fig, ax = plots.figure()
-    plots.theory_line(
-        ax,
+    return theory, [det.sweep(run, detectors, seed=seed) for detectors in curves]
+
+
+def draw_tradeoff(
+    *,
+    loss: float = 0.01,
+    jitter: float = 0.1,
+    interval: float = 1.0,
+    beats: int = 5000,
+    seed: int = 0,
+    fig=None,
+):
+    """Detection time against wrong suspicions per hour: fixed timeouts and φ thresholds.
+
+    Each marker is one setting measured on the same simulated link (lognormal delay, mean
+    50 ms, standard deviation ``jitter``; loss ``loss``): fixed timeouts of 1.25 to 7.5
+    intervals, φ thresholds of 0.5 to 16 with no acceptable pause and with a pause of two
+    intervals. The dashed line is the fixed timeout's closed form for a constant delay: the
+    gap between it and the markers is what the jitter costs; it leaves the axes at the bottom
+    where it predicts fewer mistakes than the run could show. Lower left is better; settings
+    that made no mistake in the run sit on the dotted floor. ``fig``: a figure this function
+    drew before, updated in place (a panel's).
+    """
+    theory, measured = _tradeoff_data(
+        float(loss), float(jitter), float(interval), int(beats), int(seed)
+    )
+    hours = beats * interval / 3600
+    floor = 0.5 / hours  # where "none seen" is drawn: half of one mistake in the run
+    names = ("fixed timeout", "φ, no pause", f"φ, pause {2 * interval:g} s")
+    if fig is None:
+        fig, ax = plots.figure()
+        nothing = [np.nan] * len(FD_TIMEOUTS)
+        plots.theory_line(
+            ax, nothing, nothing, label="fixed, closed form (no jitter)", color="C0", ls="--"
+        )
+        for name, color in zip(names, ("C0", "C1", "C2")):
+            plots.sim_points(ax, nothing, nothing, label=name, color=color)
+        plots.reference(ax, floor, label="none seen in the run")
+        ax.set_yscale("log")
+        plots.decorate(ax, xlabel="mean detection time (s)", ylabel="wrong suspicions per hour")
+        plots.plain_log_ticks(ax.yaxis)
+        ax.set_title(" ", fontsize=11, y=1.0)  # a fixed height: no layout pass per move
+    ax = fig.axes[0]
+    line, *curves, level = ax.get_lines()
+    line.set_data(
         [q.detection_time for q in theory],
         [max(q.mistakes_per_hour, floor / 10) for q in theory],  # leaves through the bottom
-        label="fixed, closed form (no jitter)",
-        color="C0",
-        linestyle="--",
     )
-    for name, color, detectors in curves:
-        qs = det.sweep(run, detectors, seed=seed)
-        plots.sim_points(
-            ax,
-            [q.detection_time for q in qs],
-            [max(q.mistakes_per_hour, floor) for q in qs],
-            label=name,
-            color=color,
+    for points, qs in zip(curves, measured):
+        points.set_data(
+            [q.detection_time for q in qs], [max(q.mistakes_per_hour, floor) for q in qs]
         )
-    plots.reference(ax, floor, label="none seen in the run")
-    plots.decorate(
-        ax,
-        title=f"Jitter {jitter:g} s, loss {loss:.0%}, {hours:.3g} h simulated",
-        xlabel="mean detection time (s)",
-        ylabel="wrong suspicions per hour",
-        yscale="log",
-    )
+    level.set_ydata([floor, floor])
+    ax.title.set_text(f"Jitter {jitter:g} s, loss {loss:.0%}, {hours:.3g} h simulated")
+    ax.relim()
+    ax.autoscale_view()
     ax.set_ylim(bottom=floor / 2)  # the closed form goes on falling below the floor
     return fig
 
