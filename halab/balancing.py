@@ -472,12 +472,25 @@ class LeastResponseTime(Policy):
                 k -= m
             a, b = candidates[j], candidates[k]
             return b if self.load(b, active[b], now) < self.load(a, active[a], now) else a
+        # self.load(i, active[i], now) for every server, inlined: servers whose cost was last
+        # decayed at the same time (all but those observed since the last pick) share one
+        # decay factor, so a pick takes one exp, not one per server; the same floats result.
+        cost, stamp, decay = self.cost, self.stamp, self.decay
         best = -1
         best_cost = math.inf
+        last_stamp, w = None, 1.0
         for i in range(self.servers):
             if healthy is not None and not healthy[i]:
                 continue
-            c = self.load(i, active[i], now)
+            s = stamp[i]
+            if s != last_stamp:
+                w = math.exp(-max(now - s, 0.0) / decay)
+                last_stamp = s
+            c = cost[i] * w + 0.0  # _update with rtt 0 (costs are >= 0: never a new peak)
+            cost[i] = c
+            stamp[i] = now
+            a = active[i]
+            c = PEAK_EWMA_PENALTY + a if c == 0.0 and a != 0 else c * (a + 1)
             if best < 0 or c < best_cost:
                 best, best_cost = i, c
         if best < 0:
