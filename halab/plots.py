@@ -7,6 +7,8 @@
     >>> close(fig)
 
 Figures are closed after drawing (``show``) so that re-running a cell never leaks them.
+In a Jupyter kernel, importing this module makes static figures 2x PNGs shown at their usual
+size (:func:`sharp_inline`), as the panels are.
 """
 
 from __future__ import annotations
@@ -179,3 +181,30 @@ def show(fig) -> None:
 def close(fig) -> None:
     """Close a figure without showing it (tests, benchmarks)."""
     plt.close(fig)
+
+
+def sharp_inline() -> bool:
+    """In a Jupyter kernel, show static figures as 2x PNGs at their usual size ("retina").
+
+    A panel's picture is drawn at twice the pixels it is shown at
+    (:mod:`halab.widgets.render`); this gives static figures the same sharpness on a laptop's
+    screen, at the same size (100 CSS pixels per inch, matplotlib's figure dpi). The setting
+    is the inline backend's ``figure_formats``, so it holds when the backend is set up again.
+    Returns whether it applied (False outside a kernel or without matplotlib-inline).
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+        from matplotlib_inline.config import InlineBackend
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    config = InlineBackend.instance()
+    config.figure_formats = {"retina"}
+    select_figure_formats(shell, {"retina"}, **config.print_figure_kwargs)
+    return True
+
+
+sharp_inline()
