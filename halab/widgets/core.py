@@ -3,8 +3,9 @@
 A slider move costs what the kernel spends on it, so a panel does as little as it can:
 
 - a drawing function that takes ``fig=`` is given the figure it drew last and updates it in
-  place (new data on the same artists: ``set_data``, bar heights, ``relim``); building a fresh
-  figure costs about twice as much as re-rendering a kept one;
+  place (new data on the same artists: ``set_data``, ``relim``) or draws into its emptied
+  axes (:func:`halab.plots.reuse`); building a fresh figure costs about twice as much as
+  re-rendering a kept one;
 - each picture is remembered by the controls' values, so coming back to a slider value shows
   it again at once (:data:`PICTURES_KEPT` per panel);
 - moves that arrive from the browser while a redraw runs are merged: the panel draws the
