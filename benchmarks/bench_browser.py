@@ -45,7 +45,8 @@ LESSONS = {  # lesson -> the panels it shows (live ones, which need a cluster, l
 }
 PRESSES = 2  # key presses per slider (1 with --quick, and only each panel's first slider)
 MEDIAN_MS, MAX_MS = 150, 300  # issue 17's aim on an idle 2-core machine
-WAIT_MS = 60_000
+WAIT_MS = 60_000  # page load, kernel, Run All
+MOVE_WAIT_MS = 15_000  # a move whose picture does not change (same PNG) counts as none
 
 _ARM = """([cell]) => {
     const out = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[cell]
@@ -128,7 +129,7 @@ def _moves(page, index: int) -> list[float]:
             handle.focus()
             handle.press(key)
             try:
-                page.wait_for_function("() => window.__halabPicture !== null", timeout=WAIT_MS)
+                page.wait_for_function("() => window.__halabPicture !== null", timeout=MOVE_WAIT_MS)
             except Exception:  # no new picture: a refused value, or a slider with no effect
                 continue
             times.append(page.evaluate("() => window.__halabPicture - window.__halabKey"))
