@@ -73,8 +73,10 @@ def fresh_moves(panel, count: int) -> tuple[str, list]:
     c = sliders[name]
     log = hasattr(c, "base")
     now = math.log(c.value, c.base) if log else c.value
-    direction = 1 if now + count * c.step <= c.max + 1e-9 else -1
-    values = [now + direction * k * c.step for k in range(1, count + 1)]
+    low, high = c.min, c.max  # for a log slider: exponents, as ``now``
+    up, down = int((high - now) / c.step + 1e-9), int((now - low) / c.step + 1e-9)
+    direction, room = (1, up) if up >= down else (-1, down)  # the side with more steps
+    values = [now + direction * k * c.step for k in range(1, min(count, room) + 1)]
     values = [round(v, 10) for v in values]
     return name, [c.base**v for v in values] if log else values
 
