@@ -19,7 +19,6 @@ other work, the ratios move by tens of percent from run to run. ``python benchma
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import os
 import re
@@ -114,7 +113,7 @@ def bench_panels() -> list[Row]:
 
     def draw():
         fig = widgets.draw_drill(drill=drill)
-        fig.savefig(io.BytesIO(), format="png", dpi=widgets.RENDER_DPI)
+        widgets.render_png(fig)
         plt.close(fig)
 
     rows.append(

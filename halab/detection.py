@@ -781,14 +781,22 @@ def measure_qos(
     if run.crash_at is not None:
         raise ValueError("run must be crash-free (crash_at=None): QoS needs p up")
     crashes = _count("crashes", crashes)
-    arrivals, sent = run.arrivals, run.sent
+    arrivals = run.arrivals
     if len(arrivals) < 2:
         raise ValueError(f"run must have at least 2 arrivals, got {len(arrivals)}")
     begin = float(arrivals[0]) if warmup is None else max(float(warmup), float(arrivals[0]))
     end = run.duration
     if not begin < end:
         raise ValueError(f"warmup must be before the end of the run ({end} s), got {warmup}")
-    sus = replay(detector, arrivals)
+    return _measure_qos(detector, run, replay(detector, arrivals), crashes, begin, seed)
+
+
+def _measure_qos(
+    detector: Detector, run: HeartbeatRun, sus: Suspicions, crashes: int, begin: float, seed: int
+) -> QoS:
+    """:func:`measure_qos` once the arrivals are replayed (``sus``) and the arguments checked."""
+    arrivals, sent = run.arrivals, run.sent
+    end = run.duration
     start = np.maximum(sus.start, begin)
     stop = np.minimum(sus.stop, end)
     keep = (sus.start >= begin) & (sus.start < end)
@@ -926,7 +934,60 @@ def sweep(
 ) -> list[QoS]:
     """:func:`measure_qos` of each detector on the same run (the same crash times for all)."""
     _check_run(run)
-    return [measure_qos(d, run, crashes=crashes, seed=seed) for d in detectors]
+    detectors = list(detectors)
+    if run.crash_at is not None or len(run.arrivals) < 2:
+        return [measure_qos(d, run, crashes=crashes, seed=seed) for d in detectors]
+    crashes = _count("crashes", crashes)
+    begin = float(run.arrivals[0])
+    shared: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    out = []
+    for d in detectors:
+        _check_detector(d)
+        sus = _phi_replay(d, run.arrivals, shared) if type(d) is PhiAccrualDetector else None
+        if sus is None:
+            sus = replay(d, run.arrivals)
+        out.append(_measure_qos(d, run, sus, crashes, begin, seed))
+    return out
+
+
+def _phi_replay(
+    detector: PhiAccrualDetector, arrivals: np.ndarray, shared: dict
+) -> Suspicions | None:
+    """:func:`replay` of a φ detector from a history shared by every threshold and pause.
+
+    While no heartbeat comes late (after the deadline the one before it set), Akka's detector
+    adds every inter-arrival time to its window, whatever its threshold and pause; the window's
+    mean and deviation after each arrival are then the same for all of them and are computed
+    once (per window size, deviation floor and first estimate, kept in ``shared``), with the
+    same float operations as :meth:`PhiAccrualDetector.heartbeat`, so the deadlines are equal
+    bit for bit. Returns None when a heartbeat came late: that history differs, replay it.
+    """
+    key = (detector.max_sample_size, detector.min_std_deviation, detector.first_heartbeat_estimate)
+    if key not in shared:
+        probe = PhiAccrualDetector(
+            max_sample_size=key[0], min_std_deviation=key[1], first_heartbeat_estimate=key[2]
+        )
+        est = probe.first_heartbeat_estimate
+        probe._add(est - est / 4)
+        probe._add(est + est / 4)
+        means, stds, last = [], [], None
+        for t in arrivals.tolist():
+            if last is not None:
+                probe._add(t - last)
+            last = t
+            n = len(probe.intervals)
+            mean = probe._sum / n
+            means.append(mean)
+            stds.append(math.sqrt(max(probe._sum_sq / n - mean * mean, 0.0)))
+        shared[key] = (np.array(means), np.maximum(np.array(stds), key[1]))
+    means, stds = shared[key]
+    deadlines = arrivals + (means + detector.acceptable_heartbeat_pause) + stds * detector._y
+    if np.any(arrivals[1:] >= deadlines[:-1]):
+        return None
+    detector.reset()
+    nxt = np.append(arrivals[1:], math.inf)
+    wrong = deadlines < nxt
+    return Suspicions(start=deadlines[wrong], stop=nxt[wrong], deadlines=deadlines)
 
 
 # --------------------------------------------------------------------------------------

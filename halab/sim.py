@@ -81,7 +81,9 @@ keeps only the faults (crash, restart, pause) and the records nodes write themse
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import heapq
 import math
 from collections.abc import Callable, Iterable
@@ -478,6 +480,23 @@ class Node:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """Switch Python's cyclic garbage collector off for a block, and back on after it.
+
+    Reference counting still frees nearly everything a run makes; the collector only rescans
+    the records a run keeps, ever more of them (issue 17: a run with a 1M-event trace took
+    7.45 s with it and 4.46 s without). Results do not depend on it, bit for bit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class Simulation:
     """The clock, the random generator, the event heap, the network and the trace.
 
@@ -689,46 +708,47 @@ class Simulation:
         budget = math.inf if max_events is None else max_events
         done = 0
         self._stopped = False
-        while heap and done < budget and not self._stopped:
-            if heap[0][0] >= limit:
-                break
-            time, _, item = pop(heap)
-            if item.__class__ is Envelope:
-                node = nodes[item.dst]
-                self.now = time
-                if not node.alive:
-                    if self.tracing:
-                        trace.append(Record(time, item.dst, "dead", item))
-                    continue
-                if node._paused_until > time:
-                    self._seq += 1
-                    push(heap, (node._paused_until, self._seq, item))
-                    continue
-                done += 1
-                if self.tracing:
-                    trace.append(_new(Record, (time, item.dst, "deliver", item)))
-                msg = item.msg
-                fn = handlers.get((node.__class__, msg.__class__))
-                if fn is None:
-                    fn = self._handler(node, msg)
-                fn(node, msg, item.src)
-            else:
-                if item.cancelled:
-                    continue
-                node = item.node
-                self.now = time
-                if node is not None:
+        with gc_paused():  # a long trace would be rescanned by every collection
+            while heap and done < budget and not self._stopped:
+                if heap[0][0] >= limit:
+                    break
+                time, _, item = pop(heap)
+                if item.__class__ is Envelope:
+                    node = nodes[item.dst]
+                    self.now = time
+                    if not node.alive:
+                        if self.tracing:
+                            trace.append(Record(time, item.dst, "dead", item))
+                        continue
                     if node._paused_until > time:
                         self._seq += 1
                         push(heap, (node._paused_until, self._seq, item))
                         continue
-                    if node._timers.get(item.name) is item:
-                        del node._timers[item.name]
+                    done += 1
                     if self.tracing:
-                        trace.append(_new(Record, (time, node.name, "timer", item.name)))
-                done += 1
-                item.cancelled = True  # fired: a later cancel() is a no-op
-                item.fn(*item.args)
+                        trace.append(_new(Record, (time, item.dst, "deliver", item)))
+                    msg = item.msg
+                    fn = handlers.get((node.__class__, msg.__class__))
+                    if fn is None:
+                        fn = self._handler(node, msg)
+                    fn(node, msg, item.src)
+                else:
+                    if item.cancelled:
+                        continue
+                    node = item.node
+                    self.now = time
+                    if node is not None:
+                        if node._paused_until > time:
+                            self._seq += 1
+                            push(heap, (node._paused_until, self._seq, item))
+                            continue
+                        if node._timers.get(item.name) is item:
+                            del node._timers[item.name]
+                        if self.tracing:
+                            trace.append(_new(Record, (time, node.name, "timer", item.name)))
+                    done += 1
+                    item.cancelled = True  # fired: a later cancel() is a no-op
+                    item.fn(*item.args)
         self.events += done
         if until is not None and not self._stopped and done < budget:
             self.now = max(self.now, until)

@@ -65,3 +65,52 @@ def test_least_connections_buckets_are_bit_identical(servers):
     loop = bal.simulate(bal.make_policy("least_connections", servers, rng=rng), **kw)
     assert np.array_equal(fast.server, loop.server)
     assert fast.departure_times.tobytes() == loop.departure_times.tobytes()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_least_response_time_pick_shares_one_exp_and_matches_load_bit_for_bit(seed):
+    """pick() decays servers with the same stamp by one factor; it must equal the per-server
+    load() it inlines: the same choice and the same costs, float for float."""
+    import copy
+    import random
+
+    from halab.balancing import LeastResponseTime
+
+    print(f"seed={seed}")
+    rnd = random.Random(seed)
+    now = [0.0]
+    policy = LeastResponseTime(6, clock=lambda: now[0])
+    for _ in range(300):
+        now[0] += rnd.expovariate(5.0)
+        if rnd.random() < 0.5:
+            policy.observe(rnd.randrange(6), rnd.expovariate(1.0))
+        active = [rnd.randrange(4) for _ in range(6)]
+        reference = copy.deepcopy(policy)
+        loads = [reference.load(i, active[i], now[0]) for i in range(6)]
+        assert policy.pick(active) == loads.index(min(loads))
+        assert policy.cost == reference.cost and policy.stamp == reference.stamp
+
+
+@pytest.mark.parametrize(
+    "policy, requests",
+    [
+        ("random", 1_000_000),
+        ("round_robin", 1_000_000),
+        pytest.param("power_of_two", 1_000_000, marks=pytest.mark.slow),
+        ("least_connections", 200_000),
+        ("least_response_time", 100_000),
+    ],
+)
+def test_simulate_keeps_at_most_60_bytes_a_request(policy, requests):
+    """Results live in NumPy arrays (memoryviews in the loops), not Python lists: the peak
+    that tracemalloc sees, per request, stays under 60 bytes (it was ~180 with lists)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = bal.simulate(policy, servers=10, load=0.9, requests=requests, seed=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(result.response_times) == requests
+    assert peak / requests <= 60, f"{policy}: {peak / requests:.1f} bytes a request"

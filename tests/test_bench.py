@@ -1,6 +1,6 @@
 """``make bench`` must always run: its quick mode, here, on every benchmark that needs no server.
 
-The live and engine benchmarks start real processes and have their own tests; they are left out
+The live, engine and browser benchmarks start real processes and have their own tests; they are left out
 of this smoke run (``--skip``), every other benchmark runs with fewer repeats and must print its
 rows without an ERROR row, and ``--list`` must name them all.
 """
@@ -15,7 +15,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
-SERVERS = ["bench_throughput", "bench_balancers", "engines", "bench_load", "bench_learner"]
+SERVERS = [
+    "bench_throughput",
+    "bench_balancers",
+    "engines",
+    "bench_load",
+    "bench_learner",
+    "bench_browser",
+]
 
 
 def test_bench_lists_its_benchmarks():

@@ -706,3 +706,26 @@ def test_zookeeper_code_default_tick():
     assert (ZOOKEEPER_SAMPLE_TICK, ZOOKEEPER_DEFAULT_TICK) == (2.0, 3.0)
     assert zookeeper_detection(ZOOKEEPER_DEFAULT_TICK).worst_case == 60 + 3  # 20 ticks + 1
     assert zookeeper_detection().worst_case == 40 + 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sweep_shares_the_phi_history_and_gives_measure_qos_bit_for_bit(seed):
+    """sweep replays φ once for every threshold and pause; each QoS equals measure_qos's."""
+    print(f"seed={seed}")
+    run = halab.detection.simulate_heartbeats(
+        interval=1.0, duration=3000, delay=0.05, jitter=0.1, dist="lognormal", loss=0.01, seed=seed
+    )
+    detectors = [
+        halab.detection.PhiAccrualDetector(
+            threshold=th,
+            min_std_deviation=0.1,
+            acceptable_heartbeat_pause=pause,
+            first_heartbeat_estimate=1.0,
+        )
+        for pause in (0.0, 2.0)
+        for th in (0.5, 2.0, 8.0, 16.0)
+    ]
+    swept = halab.detection.sweep(run, detectors, seed=seed)
+    alone = [halab.detection.measure_qos(d, run, seed=seed) for d in detectors]
+    assert swept == alone
+    assert any(q.mistakes == 0 for q in swept) and any(q.mistakes > 0 for q in swept)

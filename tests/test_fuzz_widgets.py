@@ -142,6 +142,7 @@ OBJECTS = {
     "measured": {0.2: [[0.3, 0.2], [0.35, 0.25]]},
     "cluster": Make(lambda: importlib.import_module("halab.live").LiveCluster()),
     "draw": _figure,
+    ("widgets.render_png", "fig"): Make(_figure),
     ("widgets.draw_stale", "means"): Make(_stale_means),
     "controls": Make(lambda: {"x": widgets.slider(0.5, 0.0, 1.0, 0.1, "x")}),
 }

@@ -463,3 +463,17 @@ def test_bad_scheduling_raises_value_error():
         n.send("ghost", Ping(1))
     with pytest.raises(ValueError, match="until must be"):
         sim.run(until=1.0)
+
+
+def test_run_pauses_the_garbage_collector_and_always_restores_it():
+    import gc
+
+    sim = Simulation(seed=0)
+    seen = []
+    sim.at(1.0, lambda: seen.append(gc.isenabled()))
+    sim.run()
+    assert seen == [False] and gc.isenabled()
+    sim.at(2.0, lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        sim.run()
+    assert gc.isenabled(), "a handler that raised left the collector off"

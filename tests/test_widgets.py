@@ -176,3 +176,46 @@ def test_draw_retries_markers_follow_the_lines():
     assert np.all(np.abs(free - want) < 0.06 * want)
     assert np.all(capped <= budget_bound(0.2, 3) + 0.01) and capped[-1] > 1.7
     plt.close(fig)
+
+
+def test_a_panel_keeps_its_figure_remembers_pictures_and_draws_at_2x():
+    import struct
+
+    from halab import plots
+
+    panel = widgets.qos_panel()
+    kept = panel.figure
+    panel.set(seed=3)
+    assert panel.figure is kept, "a drawing function with fig= updates the panel's figure"
+    drawn = panel.drawn
+    panel.set(seed=0)  # shown when the panel was built: from memory, not drawn again
+    assert panel.drawn == drawn and panel.updates == 3
+    _, y = _line(panel.figure, "closed form", 0)  # the figure follows the sliders all the same
+    assert panel.figure.axes[0].get_title() == "Wrong suspicions, loss 10%"
+    assert np.isfinite(y).any()
+    width, height = struct.unpack(">II", panel.png[16:24])
+    inches = panel.figure.get_size_inches()
+    assert (width, height) == tuple(round(x * widgets.RENDER_DPI) for x in inches)
+    assert widgets.RENDER_DPI == 2 * widgets.DISPLAY_DPI
+    assert plots.sharp_inline() is False, "outside a Jupyter kernel it changes nothing"
+
+
+def test_browser_moves_queued_behind_a_redraw_are_merged_into_one(monkeypatch):
+    """Moves that come from the page while a redraw runs wait, and one redraw shows the last."""
+    import asyncio
+
+    from halab.widgets import core
+
+    panel = widgets.settings_panel()
+    control = panel.controls["inter"]
+    monkeypatch.setattr(core, "_from_browser", lambda change: True)
+
+    async def learner_presses_three_keys():
+        panel._finished = core.time.monotonic()  # a redraw just ended
+        for value in (3.0, 3.5, 4.0):
+            control.value = value
+        await asyncio.sleep(3 * core.MERGE_SECONDS)
+
+    drawn = panel.drawn
+    asyncio.run(learner_presses_three_keys())
+    assert panel.drawn == drawn + 1 and panel.values()["inter"] == 4.0

@@ -23,7 +23,7 @@ only place that imports ipywidgets; it and :mod:`halab.plots` are the only ones 
 
 from __future__ import annotations
 
-from halab.widgets.core import RENDER_DPI, Panel, choice, int_slider, slider
+from halab.widgets.core import Panel, choice, int_slider, slider
 from halab.widgets.drills import (
     DRILL_COLORS,
     DRILL_MARKS,
@@ -145,6 +145,7 @@ from halab.widgets.lesson09 import (
     windows_panel,
 )
 from halab.widgets.lesson10 import design_panel, draw_capstone_drill, draw_design
+from halab.widgets.render import DISPLAY_DPI, RENDER_DPI, render_png
 from halab.widgets.table import table
 
 __all__ = [
@@ -164,6 +165,8 @@ __all__ = [
     "draw_stale",
     "Panel",
     "RENDER_DPI",
+    "DISPLAY_DPI",
+    "render_png",
     "choice",
     "int_slider",
     "slider",

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
 from halab import balancing as bal
 from halab import plots
-from halab.checks import check_instance, check_int
+from halab.checks import check_instance, check_int, check_real
 from halab.widgets.core import Panel, choice, int_slider, slider
 
 LB_POLICIES = list(bal.POLICIES)
 LB_LOADS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 LB_TAIL = 1.0 - np.logspace(np.log10(0.5), -3, 14)  # quantiles drawn as markers, p50 .. p99.9
+
+
+@functools.lru_cache(maxsize=32)
+def _simulated(policy, servers, load, requests, skew, service, seed):
+    """One run of :func:`halab.balancing.simulate`, remembered by its arguments."""
+    speeds = bal.skewed_speeds(servers, skew)
+    return bal.simulate(
+        policy,
+        servers=servers,
+        load=load,
+        requests=requests,
+        speeds=speeds,
+        service=service,
+        seed=seed,
+    )
 
 
 def draw_balancer(
@@ -25,6 +42,7 @@ def draw_balancer(
     service: str = "exponential",
     requests: int = 20_000,
     seed: int = 0,
+    fig=None,
 ):
     """One balancer under load: its response-time tail, each server's utilization and queue.
 
@@ -32,22 +50,24 @@ def draw_balancer(
     one exists (random: M/M/1 per server; round robin: E_n/M/1 per server; exponential service)
     and the central queue M/M/c, the bound no dispatcher beats (dotted). Bottom left: how busy
     each server was. Bottom right: requests at each server over time. The last server runs at
-    speed ``1 - skew``.
+    speed ``1 - skew``. ``fig``: a figure this function drew before, drawn into again (a
+    panel's).
     """
+    plots.check_figure(fig)
+    servers = check_int("servers", servers, 1, 10_000)
+    requests = check_int("requests", requests, 1, 10**7)
+    load = check_real("load", load, 0, 1, lo_open=True, hi_open=True)
+    skew = check_real("skew", skew, 0, 1, hi_open=True)
+    seed = check_int("seed", seed, 0, None)
     speeds = bal.skewed_speeds(servers, skew)
-    result = bal.simulate(
-        policy,
-        servers=servers,
-        load=load,
-        requests=requests,
-        speeds=speeds,
-        service=service,
-        seed=seed,
-    )
-    # Laid out by hand: constrained layout would cost a third of the panel's time budget.
-    fig = plt.figure(figsize=(plots.FIGSIZE[0] * 1.25, plots.FIGSIZE[1] * 1.9))
-    tail, util, queue = fig.subplot_mosaic([["tail", "tail"], ["util", "queue"]]).values()
-    fig.subplots_adjust(left=0.09, right=0.98, top=0.95, bottom=0.08, hspace=0.38, wspace=0.28)
+    result = _simulated(policy, int(servers), float(load), int(requests), float(skew), service,
+                        int(seed))  # fmt: skip
+    if fig is None:
+        # Laid out by hand: constrained layout would cost a third of the panel's time budget.
+        fig = plt.figure(figsize=(plots.FIGSIZE[0] * 1.25, plots.FIGSIZE[1] * 1.9))
+        fig.subplot_mosaic([["tail", "tail"], ["util", "queue"]])
+        fig.subplots_adjust(left=0.1, right=0.98, top=0.95, bottom=0.08, hspace=0.38, wspace=0.28)
+    tail, util, queue = plots.reuse(fig)
     times = np.percentile(result.response_times, 100 * LB_TAIL)
     plots.sim_points(tail, times, 1 - LB_TAIL, label=f"{policy}, simulated", color="C3")
     grid = np.linspace(0, max(times[-1], 1.0) * 1.05, 200)
@@ -112,7 +132,7 @@ def draw_balancer(
     )
     # Speed: no minor ticks on the log axis, and titles at a fixed height (placing them
     # automatically measures every tick label again).
-    tail.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    plots.plain_log_ticks(tail.yaxis)
     for ax in (tail, util, queue):
         ax.set_title(ax.get_title(), fontsize=11, y=1.0)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6, integer=ax is util))

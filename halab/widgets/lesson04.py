@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from halab import detection as det
@@ -130,6 +132,21 @@ def heartbeats_panel() -> Panel:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _qos_data(interval: float, loss: float, delay: float, beats: int, seed: int):
+    """Closed forms and a simulated sweep of the k-missed detector, remembered by arguments."""
+    run = det.simulate_heartbeats(
+        interval=interval, duration=beats * interval, delay=delay, loss=loss, seed=seed
+    )
+    detectors = [det.FixedTimeoutDetector.k_missed(int(k), interval) for k in QOS_KS]
+    got = det.sweep(run, detectors, crashes=200, seed=seed)
+    theory = [det.k_missed_qos(interval, d.timeout, delay, loss) for d in detectors]
+    return theory, got
+
+
+QOS_KS = np.arange(1, 9)  # k, the missed beats of draw_qos
+
+
 def draw_qos(
     *,
     interval: float = 1.0,
@@ -137,43 +154,31 @@ def draw_qos(
     delay: float = FD_DELAY,
     beats: int = 12_000,
     seed: int = 0,
+    fig=None,
 ):
     """The k-missed detector's QoS: closed forms (lines) beside a simulation (markers).
 
     Left: wrong suspicions per hour. Right: mean detection time and its upper bound T + d.
     Constant delay ``delay``, independent loss; ``beats`` heartbeats are simulated and
-    200 crash times tried for each k.
+    200 crash times tried for each k. ``fig``: a figure this function drew before, updated
+    in place (a panel's).
     """
+    plots.check_figure(fig)
     check_real("delay", delay, 0, 60, unit="seconds")
-    ks = np.arange(1, 9)
     beats = check_int("beats", beats, 10, 10**6)
     interval = check_real("interval", interval, 0, 60, lo_open=True, unit="seconds")
-    run = det.simulate_heartbeats(
-        interval=interval, duration=beats * interval, delay=delay, loss=loss, seed=seed
-    )
-    detectors = [det.FixedTimeoutDetector.k_missed(int(k), interval) for k in ks]
-    got = det.sweep(run, detectors, crashes=200, seed=seed)
-    theory = [det.k_missed_qos(interval, d.timeout, delay, loss) for d in detectors]
-    fig, (left, right) = plots.figure(1, 2, width=8.0)
+    ks = QOS_KS
+    theory, got = _qos_data(float(interval), float(loss), float(delay), int(beats), int(seed))
     positive = lambda v: np.where(np.asarray(v) > 0, v, np.nan)  # noqa: E731 (log axis)
-    plots.theory_line(
-        left, ks, positive([q.mistakes_per_hour for q in theory]), label="closed form"
-    )
-    plots.sim_points(
-        left,
-        ks,
-        positive([q.mistakes_per_hour for q in got]),
-        label=f"simulated, {beats * interval / 3600:.3g} h",
-    )
-    plots.decorate(
-        left,
-        title=f"Wrong suspicions, loss {loss:.0%}",
-        xlabel="k, missed beats",
-        ylabel="per hour",
-        yscale="log",
-        xlim=(ks[0] - 0.5, ks[-1] + 0.5),
-    )
-    if loss == 0:  # nothing to draw on a log axis: say so instead of showing empty axes
+    if fig is None:
+        fig, (left, right) = plots.figure(1, 2, width=8.0)
+        plots.theory_line(left, ks, ks * np.nan, label="closed form")
+        plots.sim_points(left, ks, ks * np.nan, label="simulated")
+        left.set_yscale("log")
+        plots.decorate(
+            left, xlabel="k, missed beats", ylabel="per hour", xlim=(ks[0] - 0.5, ks[-1] + 0.5)
+        )
+        plots.plain_log_ticks(left.yaxis)
         left.text(
             0.5,
             0.5,
@@ -181,23 +186,30 @@ def draw_qos(
             ha="center",
             va="center",
             transform=left.transAxes,
+            visible=False,
         )
-    plots.theory_line(right, ks, [q.detection_time for q in theory], label="E(T_D), closed form")
-    plots.sim_points(right, ks, [q.detection_time for q in got], label="mean T_D, simulated")
-    plots.theory_line(
-        right,
-        ks,
-        [q.detection_time_max for q in theory],
-        label="max T_D = T + d",
-        linestyle=":",
-        color="gray",
-    )
-    plots.decorate(
-        right,
-        title=f"Detection time, interval {interval:g} s",
-        xlabel="k, missed beats",
-        ylabel="seconds",
-    )
+        plots.theory_line(right, ks, ks * 0.0, label="E(T_D), closed form")
+        plots.sim_points(right, ks, ks * 0.0, label="mean T_D, simulated")
+        plots.theory_line(right, ks, ks * 0.0, label="max T_D = T + d", linestyle=":", color="gray")
+        plots.decorate(right, xlabel="k, missed beats", ylabel="seconds")
+        for ax in (left, right):
+            ax.set_title(" ", fontsize=11, y=1.0)  # a fixed height: no layout pass per move
+    left, right = fig.axes
+    line, points = left.get_lines()
+    line.set_ydata(positive([q.mistakes_per_hour for q in theory]))
+    points.set_ydata(positive([q.mistakes_per_hour for q in got]))
+    points.set_label(f"simulated, {beats * interval / 3600:.3g} h")
+    left.legend(fontsize=8, frameon=False)
+    left.texts[0].set_visible(loss == 0)  # nothing on the log axis: say so
+    left.title.set_text(f"Wrong suspicions, loss {loss:.0%}")
+    mean_td, sim_td, max_td = right.get_lines()
+    mean_td.set_ydata([q.detection_time for q in theory])
+    sim_td.set_ydata([q.detection_time for q in got])
+    max_td.set_ydata([q.detection_time_max for q in theory])
+    right.title.set_text(f"Detection time, interval {interval:g} s")
+    for ax in (left, right):
+        ax.relim()
+        ax.autoscale_view(scalex=False)
     return fig
 
 
@@ -217,25 +229,9 @@ FD_TIMEOUTS = (1.25, 1.5, 1.75, 2.25, 2.5, 2.75, 3.5, 4.5, 5.5, 7.5)  # × inter
 FD_THRESHOLDS = (0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 
 
-def draw_tradeoff(
-    *,
-    loss: float = 0.01,
-    jitter: float = 0.1,
-    interval: float = 1.0,
-    beats: int = 5000,
-    seed: int = 0,
-):
-    """Detection time against wrong suspicions per hour: fixed timeouts and φ thresholds.
-
-    Each marker is one setting measured on the same simulated link (lognormal delay, mean
-    50 ms, standard deviation ``jitter``; loss ``loss``): fixed timeouts of 1.25 to 7.5
-    intervals, φ thresholds of 0.5 to 16 with no acceptable pause and with a pause of two
-    intervals. The dashed line is the fixed timeout's closed form for a constant delay: the
-    gap between it and the markers is what the jitter costs; it leaves the axes at the bottom
-    where it predicts fewer mistakes than the run could show. Lower left is better; settings
-    that made no mistake in the run sit on the dotted floor.
-    """
-    check_real("jitter", jitter, 0, 60, unit="seconds")
+@functools.lru_cache(maxsize=64)
+def _tradeoff_data(loss: float, jitter: float, interval: float, beats: int, seed: int):
+    """The closed form and the three measured curves of draw_tradeoff, remembered."""
     run = det.simulate_heartbeats(
         interval=interval,
         duration=beats * interval,
@@ -245,44 +241,74 @@ def draw_tradeoff(
         loss=loss,
         seed=seed,
     )
-    hours = beats * interval / 3600
-    floor = 0.5 / hours  # where "none seen" is drawn: half of one mistake in the run
     curves = [
-        ("fixed timeout", "C0", [det.FixedTimeoutDetector(m * interval) for m in FD_TIMEOUTS]),
-        ("φ, no pause", "C1", [_phi_detector(interval, th) for th in FD_THRESHOLDS]),
-        (
-            f"φ, pause {2 * interval:g} s",
-            "C2",
-            [_phi_detector(interval, th, pause=2 * interval) for th in FD_THRESHOLDS],
-        ),
+        [det.FixedTimeoutDetector(m * interval) for m in FD_TIMEOUTS],
+        [_phi_detector(interval, th) for th in FD_THRESHOLDS],
+        [_phi_detector(interval, th, pause=2 * interval) for th in FD_THRESHOLDS],
     ]
     theory = [det.k_missed_qos(interval, m * interval, FD_DELAY, loss) for m in FD_TIMEOUTS]
-    fig, ax = plots.figure()
-    plots.theory_line(
-        ax,
+    return theory, [det.sweep(run, detectors, seed=seed) for detectors in curves]
+
+
+def draw_tradeoff(
+    *,
+    loss: float = 0.01,
+    jitter: float = 0.1,
+    interval: float = 1.0,
+    beats: int = 5000,
+    seed: int = 0,
+    fig=None,
+):
+    """Detection time against wrong suspicions per hour: fixed timeouts and φ thresholds.
+
+    Each marker is one setting measured on the same simulated link (lognormal delay, mean
+    50 ms, standard deviation ``jitter``; loss ``loss``): fixed timeouts of 1.25 to 7.5
+    intervals, φ thresholds of 0.5 to 16 with no acceptable pause and with a pause of two
+    intervals. The dashed line is the fixed timeout's closed form for a constant delay: the
+    gap between it and the markers is what the jitter costs; it leaves the axes at the bottom
+    where it predicts fewer mistakes than the run could show. Lower left is better; settings
+    that made no mistake in the run sit on the dotted floor. ``fig``: a figure this function
+    drew before, updated in place (a panel's).
+    """
+    plots.check_figure(fig)
+    check_real("jitter", jitter, 0, 60, unit="seconds")
+    check_real("loss", loss, 0, 1, hi_open=True)
+    check_real("interval", interval, 0, 60, lo_open=True, unit="seconds")
+    check_int("beats", beats, 10, 10**6)
+    check_int("seed", seed, 0, None)
+    theory, measured = _tradeoff_data(
+        float(loss), float(jitter), float(interval), int(beats), int(seed)
+    )
+    hours = beats * interval / 3600
+    floor = 0.5 / hours  # where "none seen" is drawn: half of one mistake in the run
+    names = ("fixed timeout", "φ, no pause", f"φ, pause {2 * interval:g} s")
+    if fig is None:
+        fig, ax = plots.figure()
+        nothing = [np.nan] * len(FD_TIMEOUTS)
+        plots.theory_line(
+            ax, nothing, nothing, label="fixed, closed form (no jitter)", color="C0", ls="--"
+        )
+        for name, color in zip(names, ("C0", "C1", "C2")):
+            plots.sim_points(ax, nothing, nothing, label=name, color=color)
+        plots.reference(ax, floor, label="none seen in the run")
+        ax.set_yscale("log")
+        plots.decorate(ax, xlabel="mean detection time (s)", ylabel="wrong suspicions per hour")
+        plots.plain_log_ticks(ax.yaxis)
+        ax.set_title(" ", fontsize=11, y=1.0)  # a fixed height: no layout pass per move
+    ax = fig.axes[0]
+    line, *curves, level = ax.get_lines()
+    line.set_data(
         [q.detection_time for q in theory],
         [max(q.mistakes_per_hour, floor / 10) for q in theory],  # leaves through the bottom
-        label="fixed, closed form (no jitter)",
-        color="C0",
-        linestyle="--",
     )
-    for name, color, detectors in curves:
-        qs = det.sweep(run, detectors, seed=seed)
-        plots.sim_points(
-            ax,
-            [q.detection_time for q in qs],
-            [max(q.mistakes_per_hour, floor) for q in qs],
-            label=name,
-            color=color,
+    for points, qs in zip(curves, measured):
+        points.set_data(
+            [q.detection_time for q in qs], [max(q.mistakes_per_hour, floor) for q in qs]
         )
-    plots.reference(ax, floor, label="none seen in the run")
-    plots.decorate(
-        ax,
-        title=f"Jitter {jitter:g} s, loss {loss:.0%}, {hours:.3g} h simulated",
-        xlabel="mean detection time (s)",
-        ylabel="wrong suspicions per hour",
-        yscale="log",
-    )
+    level.set_ydata([floor, floor])
+    ax.title.set_text(f"Jitter {jitter:g} s, loss {loss:.0%}, {hours:.3g} h simulated")
+    ax.relim()
+    ax.autoscale_view()
     ax.set_ylim(bottom=floor / 2)  # the closed form goes on falling below the floor
     return fig
 

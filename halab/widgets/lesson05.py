@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import ipywidgets as w
 import matplotlib
 import numpy as np
@@ -255,6 +257,20 @@ def cluster_panel() -> ClusterPanel:
     return ClusterPanel()
 
 
+@functools.lru_cache(maxsize=128)
+def _elect(timeout, trials, latency, differing_logs, max_time, seed):
+    """``election.time_to_elect`` as draw_time_to_elect asks it, remembered by arguments."""
+    return election.time_to_elect(
+        timeout,
+        trials=trials,
+        latency=latency,
+        jitter=latency / 3,
+        differing_logs=differing_logs,
+        max_time=max_time,
+        seed=seed,
+    )
+
+
 def draw_time_to_elect(
     *,
     latency: float = 0.003,
@@ -263,28 +279,25 @@ def draw_time_to_elect(
     max_time: float = 12.0,
     differing_logs: bool = True,
     seed: int = 0,
+    fig=None,
 ):
     """Ongaro's figure 9.8 again: CDFs of the time from a leader's crash until every live server
     follows a new one, one line per election timeout range, on 5 servers.
 
     The range with no randomness runs a tenth of the trials, as in the dissertation (100 of
-    1000). Black markers are the figures the text of section 9.4 quotes.
+    1000). Black markers are the figures the text of section 9.4 quotes. ``fig``: a figure
+    this function drew before, drawn into again (a panel's).
     """
+    plots.check_figure(fig)
     for pair in check_instance("ranges", ranges, (list, tuple)):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ValueError(f"ranges must hold (low, high) timeout pairs, got {pair!r}")
-    fig, ax = plots.figure(height=5.0, margins={"bottom": 0.4, "top": 0.93})
+    if fig is None:
+        fig, _ = plots.figure(height=5.0, margins={"bottom": 0.4, "top": 0.93})
+    (ax,) = plots.reuse(fig)
     for k, (lo, hi) in enumerate(ranges):
         n = max(10, trials // 10) if lo == hi else trials
-        r = election.time_to_elect(
-            (lo, hi),
-            trials=n,
-            latency=latency,
-            jitter=latency / 3,
-            differing_logs=differing_logs,
-            max_time=max_time,
-            seed=seed + k,
-        )
+        r = _elect((lo, hi), n, float(latency), bool(differing_logs), float(max_time), seed + k)
         t, frac = r.cdf()
         med = np.median(r.times)
         text = f"{med * 1000:.0f} ms" if np.isfinite(med) else f"> {max_time:g} s"
@@ -309,7 +322,7 @@ def draw_time_to_elect(
         ylim=(0, 1.02),
         legend=False,
     )
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # saves a third of the redraw
+    plots.plain_log_ticks(ax.xaxis)  # math-text labels and minor ticks: a third of the redraw
     ax.legend(fontsize=7, frameon=False, ncol=2, loc="upper center", bbox_to_anchor=(0.45, -0.17))
     return fig
 
@@ -426,62 +439,90 @@ def split_brain_panel() -> Panel:
     )
 
 
-def draw_timing(
-    *, broadcast: float = 0.01, timeout: float = 0.15, mtbf: float = 10.0, seed: int = 0
-):
-    """Raft's timing rule: availability against the election timeout for a given broadcast
-    time and MTBF (line: the renewal estimate), the simulation at the chosen timeout (marker),
-    and below it who led over the simulated run."""
-    lat = broadcast / 2
+@functools.lru_cache(maxsize=64)
+def _timing_theory(broadcast: float, mtbf: float) -> np.ndarray:
+    """The renewal estimate over :data:`TIMING_GRID`, remembered by its arguments."""
     mttr = min(1.0, mtbf / 10)
-    grid = np.logspace(-3, 2, 121)
-    theory = [
-        election.timing_availability((t, 2 * t), latency=lat, mtbf=mtbf, mttr=mttr) for t in grid
-    ]
-    hb = timeout / 2
-    duration = float(np.clip(1200 * hb, 5.0, 60.0))
-    run = election.leader_availability(
+    return np.array(
+        [
+            election.timing_availability((t, 2 * t), latency=broadcast / 2, mtbf=mtbf, mttr=mttr)
+            for t in TIMING_GRID
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _timing_run(broadcast: float, timeout: float, mtbf: float, seed: int):
+    """One simulated run of :func:`election.leader_availability`, remembered by its arguments."""
+    lat = broadcast / 2
+    duration = float(np.clip(1200 * timeout / 2, 5.0, 60.0))
+    return election.leader_availability(
         (timeout, 2 * timeout),
         latency=lat,
         jitter=lat / 3,
         mtbf=mtbf,
-        mttr=mttr,
+        mttr=min(1.0, mtbf / 10),
         duration=duration,
         seed=seed,
+    ), duration
+
+
+TIMING_GRID = np.logspace(-3, 2, 121)  # election timeouts of the renewal-estimate line, s
+
+
+def draw_timing(
+    *, broadcast: float = 0.01, timeout: float = 0.15, mtbf: float = 10.0, seed: int = 0, fig=None
+):
+    """Raft's timing rule: availability against the election timeout for a given broadcast
+    time and MTBF (line: the renewal estimate), the simulation at the chosen timeout (marker),
+    and below it who led over the simulated run.
+
+    ``fig``: a figure this function drew before, updated in place (a panel's).
+    """
+    plots.check_figure(fig)
+    theory = _timing_theory(float(broadcast), float(mtbf))
+    run, duration = _timing_run(float(broadcast), float(timeout), float(mtbf), int(seed))
+    if fig is None:
+        fig, (top, bottom) = plots.figure(2, 1, height=4.8, height_ratios=[3, 1])
+        plots.theory_line(top, TIMING_GRID, theory, label="renewal estimate")
+        plots.sim_points(top, [timeout], [0.0], label="simulation", color="C3", markersize=7)
+        plots.reference(top, x=broadcast, label="broadcast time")
+        plots.reference(top, x=mtbf, label="MTBF", color="C1")
+        plots.decorate(
+            top,
+            xlabel="election timeout, minimum of [t, 2t] (s)",
+            ylabel="availability",
+            xscale="log",
+            ylim=(0, 1.05),
+            xlim=(TIMING_GRID[0], TIMING_GRID[-1]),
+        )
+        plots.plain_log_ticks(top.xaxis)
+        bottom.plot([], [], "v", color=plots.DOWN_COLOR, ms=4)
+        plots.decorate(bottom, xlabel="time (s)", ylim=(0, 1))
+        bottom.set_yticks([])
+        for ax in (top, bottom):
+            ax.set_title(" ", fontsize=9, y=1.0)  # a fixed height: no layout pass per move
+    top, bottom = fig.axes
+    curve, point, at_broadcast, at_mtbf = top.get_lines()
+    curve.set_ydata(theory)
+    point.set_data([timeout], [run.availability])
+    at_broadcast.set_xdata([broadcast, broadcast])
+    at_mtbf.set_xdata([mtbf, mtbf])
+    top.title.set_text(
+        f"broadcast {broadcast * 1000:g} ms, timeout {timeout * 1000:g} ms,"
+        f" MTBF {mtbf:g} s: {run.needless_elections} needless elections"
     )
-    fig, (top, bottom) = plots.figure(2, 1, height=4.8, height_ratios=[3, 1])
-    plots.theory_line(top, grid, theory, label="renewal estimate")
-    plots.sim_points(
-        top, [timeout], [run.availability], label="simulation", color="C3", markersize=7
+    for old in bottom.collections:
+        old.remove()
+    spans = [(a, b - a) for a, b, _, _ in run.result.uptime()]
+    bottom.broken_barh(spans, (0.2, 0.6), color=plots.UP_COLOR, lw=0)
+    ends = [r.end for r in run.result.reigns if r.end is not None]
+    bottom.get_lines()[0].set_data(ends, [0.9] * len(ends))
+    bottom.set_xlim(0, duration)
+    bottom.title.set_text(
+        f"a majority follows a leader {run.availability:.1%} of "
+        f"{duration:g} s (theory {run.theory:.1%}); ▼ a leader stops"
     )
-    plots.reference(top, x=broadcast, label="broadcast time")
-    plots.reference(top, x=mtbf, label="MTBF", color="C1")
-    plots.decorate(
-        top,
-        title=f"broadcast {broadcast * 1000:g} ms, timeout {timeout * 1000:g} ms,"
-        f" MTBF {mtbf:g} s: {run.needless_elections} needless elections",
-        xlabel="election timeout, minimum of [t, 2t] (s)",
-        ylabel="availability",
-        xscale="log",
-        ylim=(0, 1.05),
-    )
-    top.title.set_fontsize(9)
-    top.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # saves a third of the redraw
-    for a, b, _, _ in run.result.uptime():
-        bottom.broken_barh([(a, b - a)], (0.2, 0.6), color=plots.UP_COLOR, lw=0)
-    for r in run.result.reigns:
-        if r.end is not None:
-            bottom.plot([r.end], [0.9], "v", color=plots.DOWN_COLOR, ms=4)
-    plots.decorate(
-        bottom,
-        title=f"a majority follows a leader {run.availability:.1%} of "
-        f"{duration:g} s (theory {run.theory:.1%}); ▼ a leader stops",
-        xlabel="time (s)",
-        xlim=(0, duration),
-        ylim=(0, 1),
-    )
-    bottom.title.set_fontsize(9)
-    bottom.set_yticks([])
     return fig
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import ipywidgets as w
 import matplotlib
 import matplotlib.pyplot as plt
@@ -14,7 +12,7 @@ from IPython.display import Image, display
 from halab import plots
 from halab.checks import check_instance, check_real
 from halab.live import health as live_health
-from halab.widgets.core import RENDER_DPI, Panel, int_slider, slider
+from halab.widgets.core import Panel, int_slider, render_png, slider
 from halab.widgets.drills import check_drills, rows_figure
 
 LIVE_MARKS = {  # event kind -> (colour, line style, label) of its vertical line
@@ -468,13 +466,11 @@ class LivePanel:
                     ha="right",
                     color=color,
                 )
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=RENDER_DPI)
         plt.close(fig)
-        self.figure, self.png = fig, buffer.getvalue()
+        self.figure, self.png = fig, render_png(fig)
         if get_ipython() is not None:
             self.output.clear_output(wait=True)
-            self.output.append_display_data(Image(data=self.png, format="png"))
+            self.output.append_display_data(Image(data=self.png, format="png", retina=True))
 
     def close(self) -> None:
         """Stop everything the panel started."""

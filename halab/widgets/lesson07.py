@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import ipywidgets as w
 import numpy as np
 
@@ -148,6 +150,33 @@ def replication_panel() -> Panel:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _staleness(n: int, r: int, w: int, propagation: float, trials: int, seed: int):
+    """``replication.staleness_curve`` over ``REP_TIMES``, remembered by its arguments."""
+    from halab import replication as rep
+
+    return rep.staleness_curve(
+        n, r, w, REP_TIMES, propagation=propagation, trials=trials, seed=seed
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _quorum_run(n: int, r: int, w: int, partition: bool, seed: int):
+    """``replication.simulate_quorum`` with the panel's partition, remembered by arguments."""
+    from halab import replication as rep
+
+    return rep.simulate_quorum(
+        n,
+        r,
+        w,
+        duration=3.0,
+        partition=(1.0, 2.0) if partition else None,
+        minority=max(1, n // 2),
+        jitter=0.005,
+        seed=seed,
+    )
+
+
 def draw_quorum(
     *,
     n: int = 3,
@@ -157,6 +186,7 @@ def draw_quorum(
     propagation: float = 0.05,
     trials: int = 300,
     seed: int = 0,
+    fig=None,
 ):
     """Stale reads against the time since a write (left); a partition's two sides (right).
 
@@ -165,14 +195,18 @@ def draw_quorum(
     simulation of ``trials`` writes). Right: the share of writes and reads that complete on
     each side (bars, simulated) beside what the quorum sizes allow (diamonds), and the share
     of stale reads, while the first ``n // 2`` replicas are cut off (or with no partition).
+    ``fig``: a figure this function drew before, drawn into again (a panel's).
     """
+    plots.check_figure(fig)
     from halab import replication as rep
 
     rep.read_your_writes(n, r, w)  # checks 1 <= r, w <= n
-    fig, (left, right) = plots.figure(1, 2, width=10.0, height=3.8)
+    if fig is None:
+        fig, _ = plots.figure(1, 2, width=10.0, height=3.8)
+    left, right = plots.reuse(fig)
     dense = np.linspace(0, REP_TIMES[-1], 80)
     theory = [rep.stale_read_probability(n, r, w, t, propagation=propagation) for t in dense]
-    sim = rep.staleness_curve(n, r, w, REP_TIMES, propagation=propagation, trials=trials, seed=seed)
+    sim = _staleness(int(n), int(r), int(w), float(propagation), int(trials), int(seed))
     plots.theory_line(left, dense * 1000, theory, label="C(N−W,R)/C(N,R)·exp(−R·t/τ)")
     plots.sim_points(left, np.array(REP_TIMES) * 1000, sim, label=f"simulated, {trials} writes")
     strict = (
@@ -188,16 +222,7 @@ def draw_quorum(
 
     minority = max(1, n // 2)
     window = (1.0, 2.0)
-    res = rep.simulate_quorum(
-        n,
-        r,
-        w,
-        duration=3.0,
-        partition=window if partition else None,
-        minority=minority,
-        jitter=0.005,
-        seed=seed,
-    )
+    res = _quorum_run(int(n), int(r), int(w), bool(partition), int(seed))
     sides = rep.partition_sides(n, r, w, minority) if partition else None
     labels, bars, allowed = [], [], []
     for side in ("majority", "minority"):

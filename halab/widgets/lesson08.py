@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from halab import plots
@@ -181,6 +183,14 @@ MTTR_COLORS = {
 }
 
 
+@functools.lru_cache(maxsize=64)
+def _supervised(mttf: float, recovery, workers: int, seed: int):
+    """A year of ``recovery.simulate_supervised``, remembered by its arguments."""
+    from halab import recovery as rc
+
+    return rc.simulate_supervised(mttf, recovery, horizon=rc.YEAR, workers=workers, seed=seed)
+
+
 def draw_mttr(
     *,
     mttf_hours: float = 24.0,
@@ -190,24 +200,30 @@ def draw_mttr(
     warm_up: float = 60.0,
     workers: int = 16,
     seed: int = 0,
+    fig=None,
 ):
     """MTTR = detection + decision + backoff + restart + warm-up, and the downtime it makes.
 
     Top: the mean of each step, seconds. Bottom: each simulated worker's downtime over one
     year (markers) beside the formula (1 - MTTF/(MTTF+MTTR)) × 8760 h (line) and the 95%
-    band of one worker-year (shaded).
+    band of one worker-year (shaded). ``fig``: a figure this function drew before, drawn into
+    again (a panel's).
     """
+    plots.check_figure(fig)
     from halab import recovery as rc
 
     r = rc.Recovery(probe_period=probe_period, decision=decision, restart=restart, warm_up=warm_up)
     mttf = mttf_hours * SECONDS_PER_HOUR
     parts = r.parts(mttf)
-    run = rc.simulate_supervised(mttf, r, horizon=rc.YEAR, workers=workers, seed=seed)
+    workers = check_int("workers", workers, 1, 10_000)
+    run = _supervised(mttf, r, workers, check_int("seed", seed, 0, None))
     hours = HOURS_PER_YEAR
     measured = (1.0 - run.availabilities()) * hours
     a = r.availability(mttf)
     low, high = r.band(mttf, rc.YEAR)
-    fig, (top, bottom) = plots.figure(2, 1, height=5.6, height_ratios=[1, 2])
+    if fig is None:
+        fig, _ = plots.figure(2, 1, height=5.6, height_ratios=[1, 2])
+    top, bottom = plots.reuse(fig)
     left = 0.0
     for name, seconds in parts.items():
         top.barh(0, seconds, left=left, color=MTTR_COLORS[name], label=f"{name} {seconds:.3g} s")
