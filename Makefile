@@ -17,11 +17,12 @@ LINTED := halab exercises solutions tests benchmarks tools
 # recorded outputs of the tagged cells (tests/notebook_outputs.json) to compare, as if committed.
 NBVAL  := -p no:cacheprovider -p tools.nbclean --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
-.PHONY: lab nbfilter test test-browser quick grade bench stubs binder notebooks-clean notebooks-record lint clean help
+.PHONY: lab nbfilter test test-slow test-browser quick grade bench stubs binder notebooks-clean notebooks-record lint clean help
 
 help:
 	@echo "make lab    open the workbook in JupyterLab (creates .venv the first time)"
-	@echo "make test   run every check: lint, library tests, graders, notebooks (not the browser)"
+	@echo "make test   lint, library tests, graders, notebooks: a few minutes (not slow/engines/browser)"
+	@echo "make test-slow     the slow tests and the real engines (CI runs it too)"
 	@echo "make test-browser  drive every lesson in JupyterLab in Chromium (CI runs it too)"
 	@echo "make quick  the fast part of make test: lint, library tests, graders (no notebooks, no engines)"
 	@echo "make grade  grade your exercises/  (TARGET=solutions, EX=ex01 to choose;"
@@ -59,17 +60,26 @@ lab: $(STAMP) nbfilter
 		exec $(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA) --allow-root; \
 	else exec $(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA); fi
 
-# make test: everything but the browser test, which is `make test-browser` (CI runs both).
-# Notebooks run two at a time, one file per worker (nbval in pytest-xdist, --dist loadfile).
+# make test: the developer's loop, a few minutes: lint, the library tests two at a time
+# (pytest-xdist), the graders, the notebooks two at a time (nbval, one file per worker).
+# make test-slow: the slow tests (seeded chaos, reruns, busy cores, the real JupyterHub) and the
+# real engines; make test-browser: every lesson in JupyterLab in Chromium. CI runs all three.
+FAST := -m "not browser and not slow and not engine and not hub" --deselect tests/test_rerun.py
+
 test: $(TSTAMP)
 	@date +%s > $(VENV)/.test-start
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python tools/nbclean.py --check notebooks/*.ipynb
-	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not browser"
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 tests $(FAST)
 	$(BIN)/python -m halab.grading --target solutions
 	$(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile notebooks
 	@echo "make test: done in $$(( $$(date +%s) - $$(cat $(VENV)/.test-start) )) s"
+
+test-slow: $(TSTAMP)
+	@date +%s > $(VENV)/.test-slow-start
+	$(BIN)/python -m pytest -p no:cacheprovider tests -m "(slow or engine or hub) and not browser"
+	@echo "make test-slow: done in $$(( $$(date +%s) - $$(cat $(VENV)/.test-slow-start) )) s"
 
 test-browser: $(TSTAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider tests -m browser
@@ -78,8 +88,7 @@ quick: $(TSTAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python tools/nbclean.py --check notebooks/*.ipynb
-	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not browser and not slow and not engine" \
-		--deselect tests/test_rerun.py
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 tests $(FAST)
 	$(BIN)/python -m halab.grading --target solutions
 
 # A learner's unfinished grade is not an error: make grade shows the scoreboard and exits 0.
