@@ -126,6 +126,7 @@ _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\x
 _DIGITS = re.compile(r"[0-9]{1,18}\Z")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(;[\t\x20-\x7e]*)?\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-]*[A-Za-z0-9_~-][A-Za-z0-9_~.-]*)+\Z|/\Z")
 
 
 @dataclass(frozen=True)
@@ -303,8 +304,12 @@ def parse_head(head: bytes, limits: Limits, client_address=None) -> tuple[Reques
 
 def _framing(req: Request, limits: Limits) -> int | None:
     """The body length from ``Content-Length``, or ``None`` for chunked (RFC 9112 §6)."""
-    te = [t.strip().lower() for v in req.headers.get_all("transfer-encoding") for t in v.split(",")]
-    cl = [t.strip() for v in req.headers.get_all("content-length") for t in v.split(",")]
+    te_fields = req.headers.get_all("transfer-encoding")
+    cl_fields = req.headers.get_all("content-length")
+    if not te_fields and not cl_fields:
+        return 0  # no body (most requests)
+    te = [t.strip().lower() for v in te_fields for t in v.split(",")]
+    cl = [t.strip() for v in cl_fields for t in v.split(",")]
     if te:
         if cl:
             raise HTTPError(400, "Content-Length and Transfer-Encoding together are refused")
@@ -366,6 +371,30 @@ def status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\n".encode()
 
 
+_STATUS_LINES = {status: status_line(status) for status in REASONS}
+
+
+class Fields:
+    """Response fields rendered to bytes once, for an answer sent many times (same fields).
+
+    Iterating gives the ``(name, value)`` pairs, as a list of fields does.
+    """
+
+    __slots__ = ("items", "data")
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self.items = tuple(items)
+        for k, v in self.items:
+            if not _TOKEN.match(k.encode("latin-1")) or _CONTROL.search(v):
+                raise ValueError(
+                    f"items: a name must be a token and a value free of control characters, got {k!r}: {v!r}"
+                )
+        self.data = "".join(f"{k}: {v}\r\n" for k, v in self.items).encode("latin-1")
+
+    def __iter__(self):
+        return iter(self.items)
+
+
 def render(
     status: int,
     headers: Iterable[tuple[str, str]],
@@ -374,13 +403,19 @@ def render(
     head_only: bool = False,
     close: bool = False,
 ) -> bytes:
-    """One response as bytes: status line, fields, ``Content-Length``, body."""
-    out = [status_line(status)]
-    for k, v in headers:
-        if "\r" in k or "\n" in k or "\r" in v or "\n" in v:
-            continue  # never let a value split the head
-        out.append(f"{k}: {v}\r\n".encode("latin-1", "replace"))
-    out.append(f"Content-Length: {len(body)}\r\n".encode())
+    """One response as bytes: status line, fields, ``Content-Length``, body.
+
+    ``headers`` may also be :class:`Fields`, rendered once beforehand (a backend's own).
+    """
+    out = [_STATUS_LINES.get(status) or status_line(status)]
+    if isinstance(headers, Fields):
+        out.append(headers.data)
+    else:
+        for k, v in headers:
+            if "\r" in k or "\n" in k or "\r" in v or "\n" in v:
+                continue  # never let a value split the head
+            out.append(f"{k}: {v}\r\n".encode("latin-1", "replace"))
+    out.append(b"Content-Length: %d\r\n" % len(body))
     if close:
         out.append(b"Connection: close\r\n")
     out.append(b"\r\n")
@@ -990,7 +1025,11 @@ class Server:
             pending = _Pending(op, conn, gen, up.send_nowait(data))
             mask = OUT if pending.rest else IN
         self._pending[pending.fd] = pending
-        self._ep.register(pending.fd, mask | ONESHOT)
+        if up.armed:  # still in the poll set from its last exchange, disarmed: one call
+            self._ep.modify(pending.fd, mask | ONESHOT)
+        else:
+            self._ep.register(pending.fd, mask | ONESHOT)
+            up.armed = True
         self._arm_deadline(pending, time.monotonic() + op.timeout)
         return True
 
@@ -1037,8 +1076,10 @@ class Server:
     def _settle(self, pending: _Pending, value, exc) -> None:
         """``pending`` is done: resume its generator; send the answer once there is one."""
         del self._pending[pending.fd]
-        with contextlib.suppress(OSError, ValueError):
-            self._ep.unregister(pending.fd)
+        if exc is not None:  # it may still be armed; an answer's event has disarmed it
+            pending.op.upstream.armed = False  # (then it stays in the set for its next exchange)
+            with contextlib.suppress(OSError, ValueError):
+                self._ep.unregister(pending.fd)
         conn = pending.conn
         answer = self._drive(conn, pending.gen, value, exc)
         if answer is _PENDING:
@@ -1396,6 +1437,7 @@ class Upstream:
         self._eof = False
         self._answered = False  # a byte of the current answer has arrived
         self.idle_since = 0.0
+        self.armed = False  # in the server loop's poll set (see ``Server._start``)
 
     def connect(self, timeout: float) -> None:
         self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
@@ -1423,7 +1465,7 @@ class Upstream:
         return bool(poller.poll(0))
 
     def close(self) -> None:
-        sock, self.sock = self.sock, None
+        sock, self.sock, self.armed = self.sock, None, False
         if sock is not None:
             sock.close()
 
@@ -1492,7 +1534,7 @@ class Upstream:
             ConnectionRefusedError, OSError: it failed at once.
         """
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock = sock
+        self.sock, self.armed = sock, False
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         err = sock.connect_ex((self.host, self.port))
@@ -1586,6 +1628,8 @@ def normalise_path(target: str) -> str:
     turns ``\\`` into ``/``, collapses repeated slashes, drops ``;parameters``, resolves ``.``
     and ``..`` (RFC 3986 §5.2.4) and case-folds: ``//_LB/./x/../status`` is ``/_lb/status``.
     """
+    if _PLAIN_PATH.match(target):  # nothing to decode, drop or resolve (most requests)
+        return target.lower()
     path = target.split("?", 1)[0].split("#", 1)[0]
     for _ in range(3):
         decoded = unquote_to_bytes(path).decode("utf-8", "replace")
