@@ -124,6 +124,10 @@ _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*\Z")  # field-vchar, SP, HTAB, obs-text (§5.5)
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*\Z")
 _DIGITS = re.compile(r"[0-9]{1,18}\Z")
+_REQUEST_FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*\Z")
+_FIELD_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([\t\x20-\x7e\x80-\xff]*)\r\n")
+_RESPONSE_FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\Z")
+_RESPONSE_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([^\r\n]*)\r\n")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(;[\t\x20-\x7e]*)?\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-]*[A-Za-z0-9_~-][A-Za-z0-9_~.-]*)+\Z|/\Z")
@@ -275,19 +279,16 @@ def parse_head(head: bytes, limits: Limits, client_address=None) -> tuple[Reques
     path = check_target(target)
     if len(lines) - 1 > limits.max_headers:
         raise HTTPError(431, f"more than {limits.max_headers} header fields")
-    fields = []
-    for raw in lines[1:]:
-        if len(raw) > limits.max_line_bytes:
-            raise HTTPError(431, f"a header field is longer than {limits.max_line_bytes} bytes")
-        m = _FIELD.match(raw)
-        if m is None:
-            if raw[:1] in (b" ", b"\t"):
-                raise HTTPError(400, "obsolete line folding is not accepted")
-            name, colon, value = raw.partition(b":")
-            if not colon or not _TOKEN.match(name):
-                raise HTTPError(400, "a header field name is malformed (or has space before ':')")
-            raise HTTPError(400, "a header field value has control characters")
-        fields.append((m.group(1).decode("ascii"), m.group(2).decode("latin-1")))
+    if len(lines) > 1 and max(map(len, lines)) > limits.max_line_bytes:  # the line is <= it
+        raise HTTPError(431, f"a header field is longer than {limits.max_line_bytes} bytes")
+    block = head[len(line) + 2 :] + b"\r\n" if len(lines) > 1 else b""
+    if _REQUEST_FIELDS.match(block):  # every field well formed: one pass in C
+        fields = [
+            (k.decode("ascii"), v.strip(b" \t").decode("latin-1"))
+            for k, v in _FIELD_LINE.findall(block)
+        ]
+    else:  # which rule it breaks, field by field
+        fields = _fields(lines[1:])
     headers = Headers(fields)
     req = Request(method.decode("ascii"), path, version.decode("ascii"), headers, client_address)
     connection = {t.strip().lower() for v in headers.get_all("connection") for t in v.split(",")}
@@ -300,6 +301,22 @@ def parse_head(head: bytes, limits: Limits, client_address=None) -> tuple[Reques
     if req.command not in METHODS:
         raise HTTPError(501, f"method {req.command} is not implemented")
     return req, _framing(req, limits)
+
+
+def _fields(lines: list[bytes]) -> list[tuple[str, str]]:
+    """Parse field lines one by one; :class:`HTTPError` 400 names the first rule broken."""
+    fields = []
+    for raw in lines:
+        m = _FIELD.match(raw)
+        if m is None:
+            if raw[:1] in (b" ", b"\t"):
+                raise HTTPError(400, "obsolete line folding is not accepted")
+            name, colon, value = raw.partition(b":")
+            if not colon or not _TOKEN.match(name):
+                raise HTTPError(400, "a header field name is malformed (or has space before ':')")
+            raise HTTPError(400, "a header field value has control characters")
+        fields.append((m.group(1).decode("ascii"), m.group(2).decode("latin-1")))
+    return fields
 
 
 def _framing(req: Request, limits: Limits) -> int | None:
@@ -1333,16 +1350,21 @@ def _response_head(head: bytes) -> tuple[int, list, bool]:
     m = _STATUS_LINE.match(lines[0])
     if not m:
         raise BadResponse("malformed status line")
-    fields = []
     close = lines[0].startswith(b"HTTP/1.0")
-    for raw in lines[1:]:
-        name, colon, value = raw.partition(b":")
-        if not colon or not _TOKEN.match(name):
-            raise BadResponse("malformed header field")
-        k, v = name.decode("ascii"), value.strip(b" \t").decode("latin-1")
+    block = head[len(lines[0]) + 2 :] + b"\r\n" if len(lines) > 1 else b""
+    if _RESPONSE_FIELDS.match(block):  # every line is name ":" value: one pass in C
+        pairs = _RESPONSE_LINE.findall(block)
+    else:  # line by line (a bare CR or LF in a value passes here)
+        pairs = []
+        for raw in lines[1:]:
+            name, colon, value = raw.partition(b":")
+            if not colon or not _TOKEN.match(name):
+                raise BadResponse("malformed header field")
+            pairs.append((name, value))
+    fields = [(k.decode("ascii"), v.strip(b" \t").decode("latin-1")) for k, v in pairs]
+    for k, v in fields:
         if k.lower() == "connection" and "close" in v.lower():
             close = True
-        fields.append((k, v))
     return int(m.group(1)), fields, close
 
 
