@@ -90,6 +90,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
+from types import GeneratorType
 from urllib.parse import unquote_to_bytes
 
 BACKLOG = 511  # nginx's default listen backlog on Linux
@@ -124,8 +125,13 @@ _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*\Z")  # field-vchar, SP, HTAB, obs-text (§5.5)
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*\Z")
 _DIGITS = re.compile(r"[0-9]{1,18}\Z")
+_REQUEST_FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*\Z")
+_FIELD_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([\t\x20-\x7e\x80-\xff]*)\r\n")
+_RESPONSE_FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\Z")
+_RESPONSE_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([^\r\n]*)\r\n")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(;[\t\x20-\x7e]*)?\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-]*[A-Za-z0-9_~-][A-Za-z0-9_~.-]*)+\Z|/\Z")
 
 
 @dataclass(frozen=True)
@@ -258,8 +264,7 @@ def parse_head(head: bytes, limits: Limits, client_address=None) -> tuple[Reques
     line = lines[0]
     if len(line) > limits.max_line_bytes:
         raise HTTPError(414, f"the request line is longer than {limits.max_line_bytes} bytes")
-    joined = b"".join(lines)
-    if b"\n" in joined or b"\r" in joined:
+    if head.count(b"\r") != len(lines) - 1 or head.count(b"\n") != len(lines) - 1:
         raise HTTPError(400, "a line ends in a bare CR or LF")
     parts = line.split(b" ")
     if len(parts) != 3:
@@ -274,19 +279,16 @@ def parse_head(head: bytes, limits: Limits, client_address=None) -> tuple[Reques
     path = check_target(target)
     if len(lines) - 1 > limits.max_headers:
         raise HTTPError(431, f"more than {limits.max_headers} header fields")
-    fields = []
-    for raw in lines[1:]:
-        if len(raw) > limits.max_line_bytes:
-            raise HTTPError(431, f"a header field is longer than {limits.max_line_bytes} bytes")
-        m = _FIELD.match(raw)
-        if m is None:
-            if raw[:1] in (b" ", b"\t"):
-                raise HTTPError(400, "obsolete line folding is not accepted")
-            name, colon, value = raw.partition(b":")
-            if not colon or not _TOKEN.match(name):
-                raise HTTPError(400, "a header field name is malformed (or has space before ':')")
-            raise HTTPError(400, "a header field value has control characters")
-        fields.append((m.group(1).decode("ascii"), m.group(2).decode("latin-1")))
+    if len(lines) > 1 and max(map(len, lines)) > limits.max_line_bytes:  # the line is <= it
+        raise HTTPError(431, f"a header field is longer than {limits.max_line_bytes} bytes")
+    block = head[len(line) + 2 :] + b"\r\n" if len(lines) > 1 else b""
+    if _REQUEST_FIELDS.match(block):  # every field well formed: one pass in C
+        fields = [
+            (k.decode("ascii"), v.strip(b" \t").decode("latin-1"))
+            for k, v in _FIELD_LINE.findall(block)
+        ]
+    else:  # which rule it breaks, field by field
+        fields = _fields(lines[1:])
     headers = Headers(fields)
     req = Request(method.decode("ascii"), path, version.decode("ascii"), headers, client_address)
     connection = {t.strip().lower() for v in headers.get_all("connection") for t in v.split(",")}
@@ -301,10 +303,30 @@ def parse_head(head: bytes, limits: Limits, client_address=None) -> tuple[Reques
     return req, _framing(req, limits)
 
 
+def _fields(lines: list[bytes]) -> list[tuple[str, str]]:
+    """Parse field lines one by one; :class:`HTTPError` 400 names the first rule broken."""
+    fields = []
+    for raw in lines:
+        m = _FIELD.match(raw)
+        if m is None:
+            if raw[:1] in (b" ", b"\t"):
+                raise HTTPError(400, "obsolete line folding is not accepted")
+            name, colon, value = raw.partition(b":")
+            if not colon or not _TOKEN.match(name):
+                raise HTTPError(400, "a header field name is malformed (or has space before ':')")
+            raise HTTPError(400, "a header field value has control characters")
+        fields.append((m.group(1).decode("ascii"), m.group(2).decode("latin-1")))
+    return fields
+
+
 def _framing(req: Request, limits: Limits) -> int | None:
     """The body length from ``Content-Length``, or ``None`` for chunked (RFC 9112 §6)."""
-    te = [t.strip().lower() for v in req.headers.get_all("transfer-encoding") for t in v.split(",")]
-    cl = [t.strip() for v in req.headers.get_all("content-length") for t in v.split(",")]
+    te_fields = req.headers.get_all("transfer-encoding")
+    cl_fields = req.headers.get_all("content-length")
+    if not te_fields and not cl_fields:
+        return 0  # no body (most requests)
+    te = [t.strip().lower() for v in te_fields for t in v.split(",")]
+    cl = [t.strip() for v in cl_fields for t in v.split(",")]
     if te:
         if cl:
             raise HTTPError(400, "Content-Length and Transfer-Encoding together are refused")
@@ -366,6 +388,30 @@ def status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\n".encode()
 
 
+_STATUS_LINES = {status: status_line(status) for status in REASONS}
+
+
+class Fields:
+    """Response fields rendered to bytes once, for an answer sent many times (same fields).
+
+    Iterating gives the ``(name, value)`` pairs, as a list of fields does.
+    """
+
+    __slots__ = ("items", "data")
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self.items = tuple(items)
+        for k, v in self.items:
+            if not _TOKEN.match(k.encode("latin-1")) or _CONTROL.search(v):
+                raise ValueError(
+                    f"items: a name must be a token and a value free of control characters, got {k!r}: {v!r}"
+                )
+        self.data = "".join(f"{k}: {v}\r\n" for k, v in self.items).encode("latin-1")
+
+    def __iter__(self):
+        return iter(self.items)
+
+
 def render(
     status: int,
     headers: Iterable[tuple[str, str]],
@@ -374,13 +420,19 @@ def render(
     head_only: bool = False,
     close: bool = False,
 ) -> bytes:
-    """One response as bytes: status line, fields, ``Content-Length``, body."""
-    out = [status_line(status)]
-    for k, v in headers:
-        if "\r" in k or "\n" in k or "\r" in v or "\n" in v:
-            continue  # never let a value split the head
-        out.append(f"{k}: {v}\r\n".encode("latin-1", "replace"))
-    out.append(f"Content-Length: {len(body)}\r\n".encode())
+    """One response as bytes: status line, fields, ``Content-Length``, body.
+
+    ``headers`` may also be :class:`Fields`, rendered once beforehand (a backend's own).
+    """
+    out = [_STATUS_LINES.get(status) or status_line(status)]
+    if isinstance(headers, Fields):
+        out.append(headers.data)
+    else:
+        for k, v in headers:
+            if "\r" in k or "\n" in k or "\r" in v or "\n" in v:
+                continue  # never let a value split the head
+            out.append(f"{k}: {v}\r\n".encode("latin-1", "replace"))
+    out.append(b"Content-Length: %d\r\n" % len(body))
     if close:
         out.append(b"Connection: close\r\n")
     out.append(b"\r\n")
@@ -942,7 +994,7 @@ class Server:
             conn.busy = True
             self._jobs.put(conn)
             return False
-        if isinstance(answer, Generator):
+        if type(answer) is GeneratorType:  # (an ABC's isinstance costs more, on every answer)
             conn.busy = True
             answer = self._drive(conn, answer)
             if answer is _PENDING:
@@ -990,7 +1042,11 @@ class Server:
             pending = _Pending(op, conn, gen, up.send_nowait(data))
             mask = OUT if pending.rest else IN
         self._pending[pending.fd] = pending
-        self._ep.register(pending.fd, mask | ONESHOT)
+        if up.armed:  # still in the poll set from its last exchange, disarmed: one call
+            self._ep.modify(pending.fd, mask | ONESHOT)
+        else:
+            self._ep.register(pending.fd, mask | ONESHOT)
+            up.armed = True
         self._arm_deadline(pending, time.monotonic() + op.timeout)
         return True
 
@@ -1037,8 +1093,10 @@ class Server:
     def _settle(self, pending: _Pending, value, exc) -> None:
         """``pending`` is done: resume its generator; send the answer once there is one."""
         del self._pending[pending.fd]
-        with contextlib.suppress(OSError, ValueError):
-            self._ep.unregister(pending.fd)
+        if exc is not None:  # it may still be armed; an answer's event has disarmed it
+            pending.op.upstream.armed = False  # (then it stays in the set for its next exchange)
+            with contextlib.suppress(OSError, ValueError):
+                self._ep.unregister(pending.fd)
         conn = pending.conn
         answer = self._drive(conn, pending.gen, value, exc)
         if answer is _PENDING:
@@ -1292,16 +1350,21 @@ def _response_head(head: bytes) -> tuple[int, list, bool]:
     m = _STATUS_LINE.match(lines[0])
     if not m:
         raise BadResponse("malformed status line")
-    fields = []
     close = lines[0].startswith(b"HTTP/1.0")
-    for raw in lines[1:]:
-        name, colon, value = raw.partition(b":")
-        if not colon or not _TOKEN.match(name):
-            raise BadResponse("malformed header field")
-        k, v = name.decode("ascii"), value.strip(b" \t").decode("latin-1")
+    block = head[len(lines[0]) + 2 :] + b"\r\n" if len(lines) > 1 else b""
+    if _RESPONSE_FIELDS.match(block):  # every line is name ":" value: one pass in C
+        pairs = _RESPONSE_LINE.findall(block)
+    else:  # line by line (a bare CR or LF in a value passes here)
+        pairs = []
+        for raw in lines[1:]:
+            name, colon, value = raw.partition(b":")
+            if not colon or not _TOKEN.match(name):
+                raise BadResponse("malformed header field")
+            pairs.append((name, value))
+    fields = [(k.decode("ascii"), v.strip(b" \t").decode("latin-1")) for k, v in pairs]
+    for k, v in fields:
         if k.lower() == "connection" and "close" in v.lower():
             close = True
-        fields.append((k, v))
     return int(m.group(1)), fields, close
 
 
@@ -1396,6 +1459,7 @@ class Upstream:
         self._eof = False
         self._answered = False  # a byte of the current answer has arrived
         self.idle_since = 0.0
+        self.armed = False  # in the server loop's poll set (see ``Server._start``)
 
     def connect(self, timeout: float) -> None:
         self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
@@ -1423,7 +1487,7 @@ class Upstream:
         return bool(poller.poll(0))
 
     def close(self) -> None:
-        sock, self.sock = self.sock, None
+        sock, self.sock, self.armed = self.sock, None, False
         if sock is not None:
             sock.close()
 
@@ -1492,7 +1556,7 @@ class Upstream:
             ConnectionRefusedError, OSError: it failed at once.
         """
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock = sock
+        self.sock, self.armed = sock, False
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         err = sock.connect_ex((self.host, self.port))
@@ -1586,6 +1650,8 @@ def normalise_path(target: str) -> str:
     turns ``\\`` into ``/``, collapses repeated slashes, drops ``;parameters``, resolves ``.``
     and ``..`` (RFC 3986 §5.2.4) and case-folds: ``//_LB/./x/../status`` is ``/_lb/status``.
     """
+    if _PLAIN_PATH.match(target):  # nothing to decode, drop or resolve (most requests)
+        return target.lower()
     path = target.split("?", 1)[0].split("#", 1)[0]
     for _ in range(3):
         decoded = unquote_to_bytes(path).decode("utf-8", "replace")

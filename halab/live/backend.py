@@ -53,7 +53,7 @@ import secrets
 import threading
 import time
 
-from halab.live._http import Limits, Request, Server, is_under, normalise_path
+from halab.live._http import Fields, Limits, Request, Server, is_under, normalise_path
 from halab.live._proc import LOOPBACK, announce, watch_parent
 
 HANG_LIMIT_SECONDS = 3600.0  # a hung request gives up after an hour at most
@@ -141,6 +141,13 @@ class BackendServer:
         ledger: str | None = None,
     ) -> None:
         self.name = name
+        self._fields = Fields(  # the same on every answer: rendered once
+            [
+                ("Server", "halab-backend"),
+                ("Content-Type", "application/json"),
+                ("X-Served-By", name),
+            ]
+        )
         self._ledger = (
             None
             if ledger is None
@@ -178,13 +185,7 @@ class BackendServer:
             return self.served
 
     def _send(self, status: int, payload: dict) -> tuple[int, list, bytes]:
-        body = (json.dumps(payload) + "\n").encode()
-        headers = [
-            ("Server", "halab-backend"),
-            ("Content-Type", "application/json"),
-            ("X-Served-By", self.name),
-        ]
-        return status, headers, body
+        return status, self._fields, (json.dumps(payload) + "\n").encode()
 
     def _fault_switch(self, req: Request) -> tuple[int, list, bytes]:
         if req.client_address is None or req.client_address[0] != LOOPBACK:

@@ -584,11 +584,8 @@ class Balancer:
         (``generate_request_id``, on by default), nginx has ``$request_id`` for it.
         """
         named = {t.strip().lower() for v in h.headers.get_all("connection") for t in v.split(",")}
-        headers = [
-            (k, v)
-            for k, v in h.headers.items()
-            if k.lower() not in NOT_FORWARDED and k.lower() not in named
-        ]
+        dropped = NOT_FORWARDED | named if named else NOT_FORWARDED
+        headers = [(k, v) for k, v in h.headers if k.lower() not in dropped]
         headers.append(("X-Forwarded-For", h.client_address[0]))
         if h.headers.get(REQUEST_ID_HEADER) is None:
             headers.append((REQUEST_ID_HEADER, f"{self._id_prefix}-{next(self._ids)}"))
