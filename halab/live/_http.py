@@ -1087,7 +1087,14 @@ class Server:
             entry = heapq.heappop(deadlines)
             if self._live(entry):
                 pending = entry[2]
-                what = "connect" if isinstance(pending.op, Connect) else "no answer within"
+                op = pending.op
+                if isinstance(op, Exchange) and op.claim is not None:
+                    claim, op.claim = op.claim, None
+                    if not claim.give_up():  # the upstream runs it: its answer is coming
+                        op.ran = True
+                        self._arm_deadline(pending, now + op.timeout)
+                        continue
+                what = "connect" if isinstance(op, Connect) else "no answer within"
                 self._settle(pending, None, TimeoutError(f"{what} timed out"))
 
     def _settle(self, pending: _Pending, value, exc) -> None:
@@ -1610,13 +1617,20 @@ class Connect:
 class Exchange:
     """What a handler's generator yields to send a request on ``upstream`` and be resumed
     with its :class:`Response` (or have the exception raised at the ``yield``); ``timeout``
-    is the seconds of silence allowed per read."""
+    is the seconds of silence allowed per read.
 
-    __slots__ = ("upstream", "method", "target", "headers", "body", "timeout")
+    ``claim``, if given, is asked when ``timeout`` runs out (:class:`halab.live.claims.Claim`):
+    if the upstream claimed the attempt first, it runs, so the loop waits one ``timeout`` more
+    for its answer instead of raising, and ``ran`` is set."""
 
-    def __init__(self, upstream: Upstream, method, target, headers, body, timeout) -> None:
+    __slots__ = ("upstream", "method", "target", "headers", "body", "timeout", "claim", "ran")
+
+    def __init__(
+        self, upstream: Upstream, method, target, headers, body, timeout, claim=None
+    ) -> None:
         self.upstream, self.method, self.target = upstream, method, target
         self.headers, self.body, self.timeout = headers, body, timeout
+        self.claim, self.ran = claim, False
 
     def run(self) -> Response:
         return self.upstream.request(

@@ -37,8 +37,9 @@ execution (the fault stands for an application that failed before doing the work
 request that waited in a ``slow`` or ``hang`` fault is not executed if its client has closed
 the connection meanwhile (the balancer's timeout gave up on it, and may have sent it
 elsewhere): HAProxy's ``option abortonclose`` drops a queued request whose client went away
-in the same way. That check and the execution are not atomic: a client that gives up in the
-microseconds between them still sees its request run.
+in the same way. That check and the execution are not atomic, so an attempt from halab's
+balancer that waited, or arrived late, is also claimed before it runs
+(:mod:`halab.live.claims`): if the balancer gave it up first, it is not run.
 
 Killing a backend is the parent's job: ``Popen.kill()``, a real SIGKILL.
 """
@@ -53,6 +54,7 @@ import secrets
 import threading
 import time
 
+from halab.live import claims
 from halab.live._http import Fields, Limits, Request, Server, is_under, normalise_path
 from halab.live._proc import LOOPBACK, announce, watch_parent
 
@@ -128,7 +130,8 @@ class BackendServer:
         secret: what ``X-Halab-Secret`` must carry for ``/_fault``; a random one when ``None``.
         limits: the server's :class:`~halab.live._http.Limits` (timeouts, sizes, workers).
         ledger: a file to append ``pid request-id`` to for each request executed (see the
-            module), or ``None``.
+            module), or ``None``. Beside it, the folder ``claims`` settles an attempt that the
+            balancer may give up on (:mod:`halab.live.claims`).
     """
 
     def __init__(
@@ -153,6 +156,10 @@ class BackendServer:
             if ledger is None
             else os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         )
+        self._claims = None
+        if ledger is not None:
+            self._claims = os.path.join(os.path.dirname(os.path.abspath(ledger)), "claims")
+            os.makedirs(self._claims, mode=0o700, exist_ok=True)
         self.faults = Faults()
         self.served = 0
         self.secret = secret or secrets.token_urlsafe(24)
@@ -220,7 +227,7 @@ class BackendServer:
         if waited and req.client_gone():  # nobody waits for it: not executed (see the module)
             req.keep_alive = False
             return self._send(503, {"backend": self.name, "error": "the client went away"})
-        return self._answer(req, failing)
+        return self._answer(req, failing, waited)
 
     def answer_now(self, req: Request) -> tuple[int, list, bytes] | None:
         """The answer, on the server's loop thread, when no fault makes it wait; else ``None``
@@ -231,12 +238,29 @@ class BackendServer:
         _, failing = faults.decide()  # a ``slow`` set since the line above: not this one
         return self._answer(req, failing)
 
-    def _answer(self, req: Request, failing: bool) -> tuple[int, list, bytes]:
+    def _answer(self, req: Request, failing: bool, waited: bool = False):
         n = self.count()
         payload = {"backend": self.name, "pid": os.getpid(), "request": n}
         if failing:
             return self._send(500, {**payload, "error": "injected fault"})
         request_id = req.headers.get(REQUEST_ID_HEADER)
+        tag = req.headers.get(claims.ATTEMPT_HEADER) if self._claims else None
+        if (
+            tag is not None
+            and request_id is not None
+            and (waited or claims.is_old(tag))
+            and not claims.claim(self._claims, request_id, tag)
+        ):  # the balancer gave this attempt up first, and may have sent it elsewhere
+            req.keep_alive = False
+            return self._send(503, {**payload, "error": "the balancer gave this attempt up"})
+        if (
+            tag is not None
+            and request_id is not None
+            and not tag.startswith("1 ")
+            and claims.ran_before(os.path.dirname(self._claims), request_id)
+        ):  # a retry of a request that another backend ran before it died: answered as an
+            # idempotency key is, with the outcome and without running it again
+            return self._send(200, {**payload, "replayed": True, "path": req.path})
         if self._ledger is not None and request_id is not None:
             os.write(self._ledger, f"{os.getpid()} {request_id}\n".encode("latin-1"))
         return self._send(200, {**payload, "method": req.command, "path": req.path})

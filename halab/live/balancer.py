@@ -67,6 +67,7 @@ from collections.abc import Callable, Sequence
 
 from halab.balancing import make_policy
 from halab.checks import check_instance
+from halab.live import claims as claiming
 from halab.live._http import (
     Connect,
     Exchange,
@@ -109,8 +110,15 @@ SECRET_ENV = "HALAB_SECRET"
 SECRET_HEADER = "X-Halab-Secret"
 REQUEST_ID_HEADER = "X-Request-Id"
 # never forwarded in a request: the secret is the lesson's, and ``Expect`` is answered here
-NOT_FORWARDED = HOP_BY_HOP | {"expect", SECRET_HEADER.lower()}
+NOT_FORWARDED = HOP_BY_HOP | {"expect", SECRET_HEADER.lower(), claiming.ATTEMPT_HEADER.lower()}
 NAIVE_SPIN_SLEEP = 0.001  # seconds between spins; a tutorial's loop does not even sleep
+
+
+def _request_id(headers: list) -> str:
+    """The ``X-Request-Id`` of forwarded ``headers`` (:meth:`Balancer._read_request` sees that
+    there is one)."""
+    wanted = REQUEST_ID_HEADER.lower()
+    return next((v for k, v in headers if k.lower() == wanted), "")
 
 
 class _Pool:
@@ -216,8 +224,12 @@ class Balancer:
         clock: Callable[[], float] = time.monotonic,
         secret: str | None = None,
         limits: Limits | None = None,
+        claims: str | None = None,
     ) -> None:
         ports = list(ports)
+        if claims is not None and not os.path.isdir(claims):
+            raise ValueError(f"claims must be an existing folder, got {claims!r}")
+        self._claims = claims
         if not 1 <= len(ports) <= MAX_BACKENDS:
             raise ValueError(f"ports must list 1 to {MAX_BACKENDS} backends, got {len(ports)}")
         for p in ports:
@@ -477,13 +489,16 @@ class Balancer:
         body: bytes | None,
         connect_timeout: float,
         timeout: float,
+        claim: claiming.Claim | None = None,
     ):
         """Send one request to backend ``i``; never raises, always gives its connection back.
 
         A generator, to be run with ``yield from``: it yields each :class:`~halab.live._http.
         Connect` and :class:`~halab.live._http.Exchange` and is resumed with its result (the
         server's loop does them without blocking; a worker thread with ``run_blocking``),
-        then returns ``(attempt, response or None, body)``.
+        then returns ``(attempt, response or None, body)``. ``claim`` settles, when the answer
+        is late, whether the backend runs the attempt or it is given up
+        (:mod:`halab.live.claims`).
 
         A request that fails on a *reused* keep-alive connection before any byte of an answer
         (the backend had closed it: killed, or its idle timeout) is sent once more on a fresh
@@ -501,13 +516,15 @@ class Balancer:
             return Attempt(i, None, False, "the balancer is stopping", 0.0), None, b""
         conn, reused = pool.acquire()
         keep = False
+        exchange = None
         try:
             if not reused:
                 why = yield from self._connect(conn, connect_timeout)
                 if why is not None:
                     return Attempt(i, None, False, why, time.monotonic() - start), None, b""
+            exchange = Exchange(conn, method, path, headers, body or b"", timeout, claim)
             try:
-                resp = yield Exchange(conn, method, path, headers, body or b"", timeout)
+                resp = yield exchange
             except UpstreamClosed as exc:
                 if not reused:
                     raise
@@ -519,7 +536,8 @@ class Balancer:
                     why = f"{why}, after a kept-alive connection closed"
                     reached = exc.may_have_run
                     return Attempt(i, None, reached, why, time.monotonic() - start), None, b""
-                resp = yield Exchange(conn, method, path, headers, body or b"", timeout)
+                exchange = Exchange(conn, method, path, headers, body or b"", timeout, claim)
+                resp = yield exchange
             keep = not resp.will_close
             latency = time.monotonic() - start
             return Attempt(i, resp.status, True, None, latency), resp, resp.body
@@ -529,7 +547,14 @@ class Balancer:
             return Attempt(i, None, reached, why, time.monotonic() - start), None, b""
         except TimeoutError:
             why = f"no answer within {timeout:g} s"
-            return Attempt(i, None, True, why, time.monotonic() - start), None, b""
+            # the loop asked the claim already (and waited once more if the backend runs
+            # it); a worker thread's blocking exchange asks it here
+            ran = exchange is not None and (
+                exchange.ran or (exchange.claim is not None and not exchange.claim.give_up())
+            )
+            if ran:
+                why += " (the backend claimed it: it ran, so it is not retried)"
+            return Attempt(i, None, True, why, time.monotonic() - start, ran), None, b""
         except Exception as exc:  # whatever it is, the connection and the count come back
             why = f"{type(exc).__name__} ({'kept-alive' if reused else 'new'} connection)"
             return Attempt(i, None, True, why, time.monotonic() - start), None, b""
@@ -656,9 +681,14 @@ class Balancer:
                 self.in_flight[i] += 1
                 self.attempts[i] += 1
             tried.append(i)
+            claim, sent = None, headers
+            if self._claims is not None:
+                tag = claiming.attempt_tag(len(tried))
+                claim = claiming.Claim(self._claims, _request_id(headers), tag)
+                sent = [*headers, (claiming.ATTEMPT_HEADER, tag)]
             try:
                 attempt, resp, data = yield from self._forward(
-                    i, method, h.path, headers, body, s.connect_timeout, s.timeout
+                    i, method, h.path, sent, body, s.connect_timeout, s.timeout, claim
                 )
             finally:
                 with self._lock:
@@ -684,6 +714,8 @@ class Balancer:
                 return
             failures.append(attempt)
             last_resp = (resp, data) if resp is not None else None
+            if attempt.ran or (attempt.reached and claim is not None and not claim.give_up()):
+                break  # the backend claimed this attempt: it ran, so it goes nowhere else
             if not may_retry(
                 method,
                 reached=attempt.reached,
@@ -708,6 +740,8 @@ class Balancer:
         story = "; ".join(f"{self.names[a.backend]}: {a.error or a.status}" for a in failures)
         if len(tried) > s.retries:
             why = f"no retry left (retries={s.retries})"
+        elif last.ran:
+            why = "the backend ran it (it claimed the attempt), so it is not retried"
         elif last.reached and method.upper() not in IDEMPOTENT_METHODS:
             why = f"{method} is not idempotent and reached the backend, so it is not retried"
         else:
@@ -770,6 +804,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--names", default=None, help="comma-separated backend names")
     parser.add_argument("--settings", default="{}", help="Settings as JSON")
     parser.add_argument("--no-watch", action="store_true", help="do not exit with the parent")
+    parser.add_argument("--claims", default=None, help="the folder of halab.live.claims")
     args = parser.parse_args(argv)
     ports = [int(p) for p in args.ports.split(",")]
     names = args.names.split(",") if args.names else None
@@ -786,7 +821,9 @@ def main(argv: list[str] | None = None) -> None:
                 os._exit(0)
 
     given = os.environ.get(SECRET_ENV) or None
-    balancer = Balancer(ports, settings, names=names, on_event=emit, secret=given)
+    balancer = Balancer(
+        ports, settings, names=names, on_event=emit, secret=given, claims=args.claims
+    )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     balancer.start()

@@ -358,6 +358,7 @@ class LiveCluster:
         self.t0 = self._timeline.t0 = time.monotonic()
         try:
             self._res.ledgers = tempfile.mkdtemp(prefix="halab-ledgers-")  # mode 0700
+            os.mkdir(self._claims(), 0o700)  # halab.live.claims: who runs a late attempt
             procs = [
                 self._launch("halab.live.backend", ["--name", name, *self._ledger_args(name)])
                 for name in self.names
@@ -384,6 +385,7 @@ class LiveCluster:
                     names=self.names,
                     on_event=self._timeline.record,
                     secret=self.secret,
+                    claims=self._claims(),
                 ).start()
                 self.url = self._res.balancer.url
             self._record(Event(time.monotonic(), "start", None, f"{self.n} backends, {self.url}"))
@@ -400,6 +402,8 @@ class LiveCluster:
             ",".join(self.names),
             "--settings",
             json.dumps(self.settings.to_dict()),
+            "--claims",
+            self._claims(),
         ]
         proc = self._launch("halab.live.balancer", args)
         self._res.balancer_proc = proc
@@ -410,6 +414,10 @@ class LiveCluster:
         )
         self._res.reader = reader
         reader.start()
+
+    def _claims(self) -> str:
+        """The folder where the backends and halab's balancer settle late attempts."""
+        return os.path.join(self._res.ledgers, "claims")
 
     def _ledger_args(self, name: str) -> list[str]:
         return ["--ledger", os.path.join(self._res.ledgers, f"{name}.ids")]
@@ -752,6 +760,7 @@ class LiveCluster:
                     names=self.names,
                     on_event=lambda e, name=name: events[name].append(e.shifted(self.t0)),
                     secret=self.secret,
+                    claims=self._claims(),
                 )
                 stack.enter_context(balancer)
                 urls[name] = balancer.url
@@ -867,6 +876,7 @@ class LiveCluster:
                         names=self.names,
                         on_event=lambda e, name=name: events[name].append(e.shifted(self.t0)),
                         secret=self.secret,
+                        claims=self._claims(),
                     )
                 )
             time.sleep(0.1)  # one passing check lifts every counter to full health

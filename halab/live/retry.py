@@ -34,6 +34,8 @@ class Attempt:
         reached: False only when the connection could not be opened (nothing was sent).
         error: why it failed, for the log and the 502/504 body; ``None`` on an answer.
         latency: seconds from sending to the end of the answer (or the failure).
+        ran: True when the backend is known to have claimed the attempt (it ran, or runs:
+            :mod:`halab.live.claims`), so that it is never sent anywhere else.
     """
 
     backend: int
@@ -41,6 +43,7 @@ class Attempt:
     reached: bool
     error: str | None = None
     latency: float = 0.0
+    ran: bool = False
 
     @property
     def ok(self) -> bool:
