@@ -227,7 +227,7 @@ class Balancer:
         claims: str | None = None,
     ) -> None:
         ports = list(ports)
-        if claims is not None and not os.path.isdir(claims):
+        if claims is not None and not os.path.isdir(check_instance("claims", claims, str)):
             raise ValueError(f"claims must be an existing folder, got {claims!r}")
         self._claims = claims
         if not 1 <= len(ports) <= MAX_BACKENDS:
