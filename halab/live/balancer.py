@@ -114,13 +114,6 @@ NOT_FORWARDED = HOP_BY_HOP | {"expect", SECRET_HEADER.lower(), claiming.ATTEMPT_
 NAIVE_SPIN_SLEEP = 0.001  # seconds between spins; a tutorial's loop does not even sleep
 
 
-def _request_id(headers: list) -> str:
-    """The ``X-Request-Id`` of forwarded ``headers`` (:meth:`Balancer._read_request` sees that
-    there is one)."""
-    wanted = REQUEST_ID_HEADER.lower()
-    return next((v for k, v in headers if k.lower() == wanted), "")
-
-
 class _Pool:
     """Keep-alive connections to one backend, shared by whoever forwards (the loop, or the
     naive balancer's worker threads).
@@ -599,8 +592,9 @@ class Balancer:
         headers.append(("X-Tried", ",".join(self.names[j] for j in tried)))
         self._reply(h, resp.status, data, headers)
 
-    def _read_request(self, h: Request) -> tuple[list, bytes | None]:
-        """The fields to forward and the body (already read, de-chunked, size-checked).
+    def _read_request(self, h: Request) -> tuple[list, bytes | None, str]:
+        """The fields to forward, the body (already read, de-chunked, size-checked) and the
+        request's ``X-Request-Id``.
 
         Hop-by-hop fields, the ones ``Connection`` names, ``Expect`` and ``X-Halab-Secret``
         stay here (RFC 9110 §7.6.1); the body goes on with a ``Content-Length``. A request
@@ -612,9 +606,11 @@ class Balancer:
         dropped = NOT_FORWARDED | named if named else NOT_FORWARDED
         headers = [(k, v) for k, v in h.headers if k.lower() not in dropped]
         headers.append(("X-Forwarded-For", h.client_address[0]))
-        if h.headers.get(REQUEST_ID_HEADER) is None:
-            headers.append((REQUEST_ID_HEADER, f"{self._id_prefix}-{next(self._ids)}"))
-        return headers, (h.body or None)
+        request_id = h.headers.get(REQUEST_ID_HEADER)
+        if request_id is None:
+            request_id = f"{self._id_prefix}-{next(self._ids)}"
+            headers.append((REQUEST_ID_HEADER, request_id))
+        return headers, (h.body or None), request_id
 
     def _serve(self, h: Request) -> tuple[int, list, bytes]:
         """The server's handler on a worker thread (the naive balancer's): each connect and
@@ -640,7 +636,7 @@ class Balancer:
             self._text(h, 503, "halab balancer: stopping", [])
             h.keep_alive = False
             return
-        headers, body = self._read_request(h)
+        headers, body, request_id = self._read_request(h)
         path = normalise_path(h.path)
         if is_under(path, "/_lb"):
             self._admin(h)
@@ -649,7 +645,7 @@ class Balancer:
         elif self.settings.naive:
             yield from self._route_naive(h, headers, body)
         else:
-            yield from self._route(h, headers, body)
+            yield from self._route(h, headers, body, request_id)
 
     def _admin(self, h) -> None:
         """``/_lb/...``: the balancer's own paths, for the cluster's secret only."""
@@ -662,7 +658,7 @@ class Balancer:
         else:
             self._text(h, 404, "halab balancer: unknown admin path; try /_lb/status", [])
 
-    def _route(self, h, headers: list, body: bytes | None) -> None:
+    def _route(self, h, headers: list, body: bytes | None, request_id: str) -> None:
         s = self.settings
         method = h.command
         key = h.headers.get("X-Key")
@@ -684,7 +680,7 @@ class Balancer:
             claim, sent = None, headers
             if self._claims is not None:
                 tag = claiming.attempt_tag(len(tried))
-                claim = claiming.Claim(self._claims, _request_id(headers), tag)
+                claim = claiming.Claim(self._claims, request_id, tag)
                 sent = [*headers, (claiming.ATTEMPT_HEADER, tag)]
             try:
                 attempt, resp, data = yield from self._forward(

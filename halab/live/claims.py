@@ -54,7 +54,7 @@ def is_old(tag: str, age: float = CLAIM_AGE_S) -> bool:
 def claim(folder: str, request_id: str, tag: str) -> bool:
     """Claim the attempt: True if this call created its file (the caller wins), False if
     someone had (the caller backs off). The name is a hash, so any request id is safe."""
-    number = tag.split()[0] if tag.split() else ""
+    number = tag.partition(" ")[0]
     name = hashlib.blake2b(f"{request_id}\n{number}".encode(), digest_size=16).hexdigest()
     try:
         fd = os.open(os.path.join(folder, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
