@@ -49,12 +49,17 @@ from hypothesis import strategies as st
 
 MODULES = [
     "halab.live.balancer",
+    "halab.live.bounds",
     "halab.live.cluster",
+    "halab.live.config",
+    "halab.live.drill",
+    "halab.live.fronts",
     "halab.live.guard",
     "halab.live.health",
     "halab.live.loadgen",
     "halab.live.production",
     "halab.live.retry",
+    "halab.live.servers",
     "halab.live.settings",
     "halab.live.engines",
     "halab.live.engines._base",
@@ -142,9 +147,9 @@ VALID = {
     ("live.loadgen.LoadGenerator", "rate"): 10.0,
     ("live.loadgen.LoadGenerator", "count"): 5,
     ("live.loadgen.check_load", "count"): 5,
-    ("live.production.integer_weights", "n"): 2,
+    ("live.config.integer_weights", "n"): 2,
     ("live.loadgen.LoadResult", "t0"): 0.0,
-    ("live.production.removal_bound", "rate"): 100.0,
+    ("live.bounds.removal_bound", "rate"): 100.0,
     ("live.engines.rabbitmq.simulated_loss", "rate"): 100.0,
     ("live.engines.etcd.b64", "text"): "x",
     ("live.engines._base.find_binary", "name"): "sh",
@@ -208,7 +213,7 @@ def _loopback_only(real):
 @contextlib.contextmanager
 def nothing_starts():
     """No process or thread can start inside; connections go to 127.0.0.1 only."""
-    production = importlib.import_module("halab.live.production")
+    servers = importlib.import_module("halab.live.servers")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(subprocess.Popen, "_execute_child", _refuse)
         for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "execv", "execve"):
@@ -218,7 +223,7 @@ def nothing_starts():
         patch.setattr(socket.socket, "connect", _loopback_only(_REAL_CONNECT))
         patch.setattr(socket.socket, "connect_ex", _loopback_only(_REAL_CONNECT_EX))
         # a balancer's constructor reads its server's version (`haproxy -v`): a fixed one here
-        patch.setattr(production, "server_version", lambda server, binary=None: (2, 6))
+        patch.setattr(servers, "server_version", lambda server, binary=None: (2, 6))
         yield
 
 
@@ -279,8 +284,8 @@ def test_every_live_module_is_fuzzed():
         "live.cluster.LiveCluster",
         "live.loadgen.LoadGenerator",
         "live.settings.Settings",
-        "live.production.haproxy_lines",
-        "live.production.nginx_lines",
+        "live.config.haproxy_lines",
+        "live.config.nginx_lines",
         "live.health.detection_bounds",
         "live.engines.zookeeper.ZooKeeper",
         "live.engines.etcd.Etcd",

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 import halab.live.guard as guard
 import halab.live.production as production
+import halab.live.servers as servers
 from halab.live import IDEMPOTENT_METHODS, LiveCluster, Record, Settings, run_load
 from halab.live._proc import LOOPBACK, child_env
 from halab.live.cluster import Drill
@@ -262,7 +263,7 @@ def test_bad_input(call, word):
 
 
 def test_missing_servers_say_how_to_install(monkeypatch):
-    monkeypatch.setattr(production, "find_server", lambda server: None)
+    monkeypatch.setattr(servers, "find_server", lambda server: None)
     message = production.missing_message()
     assert message.startswith("HAProxy and nginx are not installed")
     assert "sudo apt-get install haproxy nginx-light" in message and "brew" in message
@@ -599,8 +600,8 @@ def test_a_port_taken_meanwhile_is_retried(healthy, monkeypatch):
         taken.listen()
         busy = taken.getsockname()[1]
         ports = iter([busy])
-        real = production.free_port
-        monkeypatch.setattr(production, "free_port", lambda: next(ports, None) or real())
+        real = servers.free_port
+        monkeypatch.setattr(servers, "free_port", lambda: next(ports, None) or real())
         with HAProxy(healthy.ports, names=healthy.names) as front:
             assert front.port != busy
             assert session().get(front.url, timeout=2).status_code == 200
@@ -736,7 +737,7 @@ def test_live_cluster_checks_its_front_early(monkeypatch):
         LiveCluster(front="haproxy", naive=True)
     with pytest.raises(ValueError, match="NGINX Plus"):
         LiveCluster(front="nginx", policy="least_response_time")
-    monkeypatch.setattr(production, "find_server", lambda server: None)
+    monkeypatch.setattr(servers, "find_server", lambda server: None)
     with pytest.raises(ServerNotFound, match="apt-get install"):
         LiveCluster(front="haproxy")
 

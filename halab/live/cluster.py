@@ -48,17 +48,26 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 
 from halab.balancing import make_policy
-from halab.checks import check_instance, check_int, check_real, make_rng
+from halab.checks import check_instance, check_real, make_rng
 from halab.live._proc import LOOPBACK, launch, stop_process, wait_ready
 from halab.live.balancer import Balancer
+from halab.live.drill import (  # Drill, served_again, LEADER_KINDS: re-exported from here
+    LEADER_KINDS,  # noqa: F401
+    SETTLE,
+    Drill,
+    _check_drill_times,
+    run_fault,
+    served_again,  # noqa: F401
+    since_start,
+)
 from halab.live.events import KINDS, Event
+from halab.live.fronts import check_front, front
 from halab.live.loadgen import LoadGenerator, LoadResult, check_load
-from halab.live.production import check_front, make_front
 from halab.live.settings import MAX_BACKENDS, Settings
 
 REVIVE_ATTEMPTS = 20  # binding the old port again: tries, 0.1 s apart
@@ -66,7 +75,6 @@ CONTROL_TIMEOUT = 2.0  # seconds for a fault-switch request
 SECRET_HEADER = "X-Halab-Secret"  # carries the cluster's secret to the switches and admin paths
 SECRET_ENV = "HALAB_SECRET"  # the environment variable that hands it to each child process
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
-LEADER_KINDS = ("leader", "promote", "failover")  # events that say another node now leads
 
 
 class _Timeline:
@@ -95,30 +103,6 @@ def _read_events(proc, timeline: _Timeline) -> None:
                 continue
     except (OSError, ValueError):
         return
-
-
-SETTLE = 3.0  # seconds a drill's load may run past its plan until the victim serves again
-
-
-def served_again(victim: int, after: float):
-    """A predicate on a :class:`LoadResult`: backend ``victim`` answered a request sent at
-    ``after`` seconds or later (the outcome a kill-and-revive drill waits for)."""
-    name = f"b{check_int('victim', victim, 0, MAX_BACKENDS - 1)}"
-    after = check_real("after", after, finite=False, unit="seconds")
-
-    def done(result: LoadResult) -> bool:
-        return any(r.ok and r.backend == name and r.start >= after for r in result.records)
-
-    return done
-
-
-def _check_drill_times(kill_at: float, revive_at: float, duration: float, settle: float) -> None:
-    if not 0 < kill_at < revive_at < duration:
-        raise ValueError(
-            f"need 0 < kill_at < revive_at < duration, got {kill_at}, {revive_at}, {duration}"
-        )
-    if isinstance(settle, bool) or not isinstance(settle, (int, float)) or not 0 <= settle <= 60:
-        raise ValueError(f"settle must be in [0, 60] seconds, got {settle!r}")
 
 
 class _Resources:
@@ -157,119 +141,6 @@ class _Resources:
                 stop_process(p)
             if self.ledgers is not None:
                 shutil.rmtree(self.ledgers, ignore_errors=True)
-
-
-@dataclass(frozen=True)
-class Drill:
-    """A kill-and-revive drill under steady load: the records, the timeline and its marks.
-
-    The one record every live drill returns: a balancer's (this module, lessons 06 and 09:
-    HAProxy, nginx, halab's own) and a real engine's (:mod:`halab.live.engines`: one per
-    leader kill, its writes as the requests), so one figure draws them all
-    (:func:`halab.widgets.draw_drills`).
-
-    Attributes:
-        load: every client request (:class:`~halab.live.loadgen.LoadResult`); for an engine,
-            every write, its ``backend`` the node that led when it was acknowledged.
-        timeline: the cluster's events during the drill, times in seconds since its start.
-        victim: the index of the backend (or node) that was killed and revived.
-        kill_t: when the SIGKILL was sent, seconds.
-        revive_t: when the new process was listening again, seconds (``inf``: not revived
-            during the drill).
-        settings: the balancer's settings (an engine's: its settings by its own names).
-        lost: send times (seconds) of the acknowledged writes found missing after the
-            failover; empty when nothing was lost (a balancer's requests store nothing);
-            ``None`` when the drill did not read its writes back.
-        prefix: the victims' name prefix: ``"b"`` for a backend, ``"n"`` for a node.
-    """
-
-    load: LoadResult
-    timeline: list[Event]
-    victim: int
-    kill_t: float
-    revive_t: float
-    settings: Settings | dict
-    lost: tuple[float, ...] | None = ()
-    prefix: str = "b"
-
-    @property
-    def name(self) -> str:
-        """The victim's name, ``b<victim>`` (a node's: ``n<victim>``)."""
-        return f"{self.prefix}{self.victim}"
-
-    @property
-    def start(self) -> float:
-        """When the drill's first request was sent, seconds."""
-        return float(self.load.starts.min()) if len(self.load) else self.kill_t
-
-    @property
-    def failed(self) -> int:
-        """Client requests that did not get a 2xx/3xx answer."""
-        return self.load.failed
-
-    def _first(self, kind: str, after: float) -> float | None:
-        times = [e.t for e in self.timeline if e.kind == kind and e.backend == self.victim]
-        later = [t for t in times if t >= after]
-        return min(later) if later else None
-
-    @property
-    def removed_t(self) -> float | None:
-        """When the balancer took the victim out of rotation after the kill (None: never)."""
-        return self._first("removed", self.kill_t)
-
-    @property
-    def readmitted_t(self) -> float | None:
-        """When the balancer put the victim back after the revive (None: never)."""
-        return self._first("readmitted", self.revive_t)
-
-    @property
-    def last_tried_after_kill(self) -> float | None:
-        """Send time of the last request the balancer tried on the victim while it was dead."""
-        tried = self.load.tried(self.name)
-        dead = tried[(tried >= self.kill_t) & (tried < self.revive_t)]
-        return float(dead.max()) if len(dead) else None
-
-    @property
-    def first_served_after_revive(self) -> float | None:
-        """Send time of the first request the revived victim answered."""
-        t = [r.start for r in self.load.records if r.ok and r.backend == self.name]
-        later = [x for x in t if x >= self.revive_t]
-        return min(later) if later else None
-
-    @property
-    def leader_t(self) -> float | None:
-        """When another node was first seen leading after the kill (an engine's ``leader``,
-        ``promote`` or ``failover`` event; None: never, or a balancer's drill)."""
-        times = [
-            e.t
-            for e in self.timeline
-            if e.kind in LEADER_KINDS and e.t >= self.kill_t and e.backend != self.victim
-        ]
-        return min(times) if times else None
-
-    @property
-    def first_ok_t(self) -> float | None:
-        """When the first request (or write) sent at or after the kill was answered."""
-        done = [r.start + r.latency for r in self.load.records if r.ok and r.start >= self.kill_t]
-        return min(done) if done else None
-
-    def summary(self) -> dict:
-        """The drill's numbers: requests, failures, and the delays the bars are about."""
-
-        def delay(t, ref):
-            return None if t is None else round(t - ref, 3)
-
-        return {
-            "requests": len(self.load),
-            "failed": self.failed,
-            "removed_after_kill_s": delay(self.removed_t, self.kill_t),
-            "last_tried_after_kill_s": delay(self.last_tried_after_kill, self.kill_t),
-            "readmitted_after_revive_s": delay(self.readmitted_t, self.revive_t),
-            "first_served_after_revive_s": delay(self.first_served_after_revive, self.revive_t),
-            "leader_after_kill_s": delay(self.leader_t, self.kill_t),
-            "first_ok_after_kill_s": delay(self.first_ok_t, self.kill_t),
-            "lost": None if self.lost is None else len(self.lost),
-        }
 
 
 class LiveCluster:
@@ -366,26 +237,21 @@ class LiveCluster:
             self._res.backends = list(procs)
             for p in procs:
                 self.ports.append(int(wait_ready(p, self.start_timeout)["port"]))
-            if self.front != "halab":
-                self._res.balancer = make_front(
+            if self.front == "halab" and self.balancer_process:
+                self._start_balancer_process()
+            else:
+                own = (
+                    {"secret": self.secret, "claims": self._claims()}
+                    if self.front == "halab"
+                    else {"start_timeout": self.start_timeout}
+                )
+                self._res.balancer = front(
                     self.front,
                     self.ports,
                     self.settings,
                     names=self.names,
                     on_event=self._timeline.record,
-                    start_timeout=self.start_timeout,
-                ).start()
-                self.url = self._res.balancer.url
-            elif self.balancer_process:
-                self._start_balancer_process()
-            else:
-                self._res.balancer = Balancer(
-                    self.ports,
-                    self.settings,
-                    names=self.names,
-                    on_event=self._timeline.record,
-                    secret=self.secret,
-                    claims=self._claims(),
+                    **own,
                 ).start()
                 self.url = self._res.balancer.url
             self._record(Event(time.monotonic(), "start", None, f"{self.n} backends, {self.url}"))
@@ -702,19 +568,13 @@ class LiveCluster:
             rate=rate, duration=duration + settle, concurrency=concurrency, timeout=timeout
         )
         try:
-            begin = gen._begin
-            time.sleep(max(0.0, begin + kill_at - time.monotonic()))
-            self.kill(victim)
-            kill_t = self.events("kill", victim)[-1].t
-            time.sleep(max(0.0, begin + revive_at - time.monotonic()))
-            self.revive(victim)
-            revive_t = self.events("revive", victim)[-1].t
-            result = gen.finish_when(served_again(victim, revive_t), planned=duration)
+            kill_t, revive_t, (result,) = run_fault(
+                self, victim, [gen], kill_at=kill_at, revive_at=revive_at, duration=duration
+            )
         finally:
             gen.stop()
         time.sleep(0.05)  # let the last events arrive from the balancer's process
-        start = result.starts.min() if len(result) else 0.0
-        timeline = [e for e in self.timeline if e.t >= start - 1e-3]
+        timeline = since_start(self.timeline, result, 0.0)
         return Drill(result, timeline, victim, kill_t, revive_t, self.settings)
 
     def compare(
@@ -754,16 +614,7 @@ class LiveCluster:
         with contextlib.ExitStack() as stack:
             urls = {}
             for name, settings in variants.items():
-                balancer = Balancer(
-                    self.ports,
-                    settings,
-                    names=self.names,
-                    on_event=lambda e, name=name: events[name].append(e.shifted(self.t0)),
-                    secret=self.secret,
-                    claims=self._claims(),
-                )
-                stack.enter_context(balancer)
-                urls[name] = balancer.url
+                urls[name] = stack.enter_context(self._side_balancer(settings, events[name])).url
             gens = {
                 name: LoadGenerator(
                     url,
@@ -778,25 +629,15 @@ class LiveCluster:
             for gen in gens.values():
                 stack.callback(gen.stop)
                 gen.start()
-            begin = min(gen._begin for gen in gens.values())
-            time.sleep(max(0.0, begin + kill_at - time.monotonic()))
-            self.kill(victim)
-            kill_t = self.events("kill", victim)[-1].t
-            time.sleep(max(0.0, begin + revive_at - time.monotonic()))
-            self.revive(victim)
-            revive_t = self.events("revive", victim)[-1].t
-            done = served_again(victim, revive_t)
-            settled: dict[str, LoadResult] = {}
-
-            def settle_one(name: str) -> None:
-                settled[name] = gens[name].finish_when(done, planned=duration)
-
-            waiters = [threading.Thread(target=settle_one, args=(n,)) for n in gens]
-            for t in waiters:
-                t.start()
-            for t in waiters:
-                t.join()
-            results = {name: settled[name] for name in gens}
+            kill_t, revive_t, settled = run_fault(
+                self,
+                victim,
+                list(gens.values()),
+                kill_at=kill_at,
+                revive_at=revive_at,
+                duration=duration,
+            )
+            results = dict(zip(gens, settled))
         ours = [e for e in self.events(backend=victim) if e.kind in ("kill", "revive")]
         ours = [e for e in ours if e.t >= kill_t - 1e-9]
         return {
@@ -810,6 +651,18 @@ class LiveCluster:
             )
             for name, settings in variants.items()
         }
+
+    def _side_balancer(self, settings: Settings, events: list[Event]) -> Balancer:
+        """Another halab balancer (threads of this process, not started) in front of the same
+        backends, its events into ``events`` on the cluster's clock."""
+        return Balancer(
+            self.ports,
+            settings,
+            names=self.names,
+            on_event=lambda e: events.append(e.shifted(self.t0)),
+            secret=self.secret,
+            claims=self._claims(),
+        )
 
     def detection_trials(
         self,
@@ -869,16 +722,7 @@ class LiveCluster:
 
         with contextlib.ExitStack() as stack:
             for name, settings in variants.items():
-                stack.enter_context(
-                    Balancer(
-                        self.ports,
-                        settings,
-                        names=self.names,
-                        on_event=lambda e, name=name: events[name].append(e.shifted(self.t0)),
-                        secret=self.secret,
-                        claims=self._claims(),
-                    )
-                )
+                stack.enter_context(self._side_balancer(settings, events[name]))
             time.sleep(0.1)  # one passing check lifts every counter to full health
             for k in range(trials):
                 time.sleep(rng.uniform(0.0, longest))
